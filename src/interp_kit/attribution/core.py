@@ -1,0 +1,163 @@
+"""What every attribution method shares: the features of a tweet, a batched scorer of masks, the result."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..classifier import QUANTITIES, PrefixCache, TweetTokens, ZeroShotClassifier
+
+__all__ = ["Attribution", "MaskScorer"]
+
+
+@dataclass
+class Attribution:
+    """Scores for the features (words or tokens) of one tweet, explaining one label's score.
+
+    `value_full` is the explained quantity with every feature present and `value_empty` with every feature
+    absent; efficient methods (SHAP, KernelShap, exact Shapley) have scores summing to their difference.
+    """
+
+    text: str
+    features: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]  # character span of each feature in `text`
+    scores: np.ndarray
+    target: str
+    quantity: str
+    value_full: float
+    value_empty: float
+    prediction: str
+    probabilities: dict[str, float]
+    method: str
+    granularity: str = "word"
+    n_evaluations: int = 0
+    seconds: float = 0.0
+    model: str = ""
+    extras: dict = field(default_factory=dict)
+
+    def top_k(self, k: int = 5, by: str = "abs") -> list[tuple[str, float]]:
+        """The k features with the largest |score| ("abs") or score ("positive")."""
+        key = np.abs(self.scores) if by == "abs" else self.scores
+        return [(self.features[i], float(self.scores[i])) for i in np.argsort(-key, kind="stable")[:k]]
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record (used for the *_shap.json outputs)."""
+        return {"text": self.text, "features": list(self.features), "spans": [list(s) for s in self.spans],
+                "scores": [float(x) for x in self.scores], "target": self.target, "quantity": self.quantity,
+                "value_full": self.value_full, "value_empty": self.value_empty, "prediction": self.prediction,
+                "probabilities": self.probabilities, "method": self.method, "granularity": self.granularity,
+                "n_evaluations": self.n_evaluations, "seconds": self.seconds, "model": self.model,
+                "extras": self.extras}
+
+    def __repr__(self) -> str:
+        top = ", ".join(f"{w}={s:+.2f}" for w, s in self.top_k(3))
+        return (f"Attribution({self.method}, target={self.target!r}, pred={self.prediction!r}, "
+                f"{len(self.features)} {self.granularity}s, top: {top}, {self.n_evaluations} evals, {self.seconds:.2f}s)")
+
+
+class MaskScorer:
+    """Score a tweet with some of its features absent, many masks per forward pass.
+
+    The prompt prefix is encoded once (KV cache) and reused; each mask row keeps (1) or removes (0) a feature.
+    "Absent" means the feature's tokens are deleted (absent="delete", the default) or replaced by a baseline
+    token (absent="baseline", e.g. the pad token), which keeps positions fixed.
+
+    Args:
+        classifier: the zero-shot or fine-tuned classifier whose score is explained.
+        text: the tweet. Only its words are features: instruction, template and answer cue stay fixed.
+        target: label name to explain (default: the predicted label).
+        quantity: one of QUANTITIES (default log-odds of the target under the label-restricted softmax).
+        granularity: "word" or "token".
+    """
+
+    def __init__(self, classifier: ZeroShotClassifier, text: str, target: str | None = None,
+                 quantity: str = "log_odds", granularity: str = "word", absent: str = "delete",
+                 baseline_token_id: int | None = None, batch_size: int = 64):
+        if quantity not in QUANTITIES:
+            raise ValueError(f"Unknown quantity '{quantity}'; choose from {QUANTITIES}.")
+        if granularity not in ("word", "token"):
+            raise ValueError("granularity must be 'word' or 'token'.")
+        if absent not in ("delete", "baseline"):
+            raise ValueError("absent must be 'delete' or 'baseline'.")
+        self.clf = classifier
+        self.tweet: TweetTokens = classifier.tokenize_tweet(text)
+        self.granularity, self.quantity, self.absent = granularity, quantity, absent
+        self.baseline_token_id = baseline_token_id if baseline_token_id is not None else classifier.tokenizer.pad_token_id
+        self.batch_size = batch_size
+        self.n_evaluations = 0
+        self._prefix = PrefixCache(classifier)
+        tt = self.tweet
+        if granularity == "word":
+            self.features = tt.words
+            self.spans = tt.word_spans
+            self.token_feature = np.array(tt.token_word)
+        else:
+            self.features = tuple(classifier.tokenizer.decode([t]) for t in tt.token_ids)
+            self.spans = tt.token_spans
+            self.token_feature = np.arange(len(tt.token_ids))
+        full_logits = self._label_logits(np.ones((1, self.n_features), bool))
+        self.probabilities = torch.softmax(full_logits[0], -1).cpu().numpy()
+        self.prediction = classifier.label_names[int(self.probabilities.argmax())]
+        self.target = target if target is not None else self.prediction
+        self.target_index = classifier.label_index(self.target)
+        self.value_full = float(self(np.ones((1, self.n_features), bool))[0])
+        self.value_empty = float(self(np.zeros((1, self.n_features), bool))[0])
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    def continuation(self, mask_row) -> list[int]:
+        """Tweet tokens (+ suffix) with the features where mask_row is 0 deleted or replaced."""
+        keep = np.asarray(mask_row, bool)[self.token_feature]
+        ids = np.asarray(self.tweet.token_ids)
+        if self.absent == "delete":
+            tweet = ids[keep].tolist()
+        else:
+            tweet = np.where(keep, ids, self.baseline_token_id).tolist()
+        return tweet + list(self.clf.suffix_ids)
+
+    def _label_logits(self, masks, with_log_z: bool = False):
+        masks = np.atleast_2d(np.asarray(masks))
+        outs, zs = [], []
+        for start in range(0, len(masks), self.batch_size):
+            chunk = [self.continuation(m) for m in masks[start:start + self.batch_size]]
+            res = self._prefix.label_logits(chunk, with_log_z=with_log_z)
+            if with_log_z:
+                outs.append(res[0]), zs.append(res[1])
+            else:
+                outs.append(res)
+        self.n_evaluations += len(masks)
+        if with_log_z:
+            return torch.cat(outs), torch.cat(zs)
+        return torch.cat(outs)
+
+    def __call__(self, masks, target: str | None = None) -> np.ndarray:
+        """The explained quantity for each mask row (shape (m, n_features), 1 = present)."""
+        t = self.target_index if target is None else self.clf.label_index(target)
+        if self.quantity == "log_prob":
+            logits, log_z = self._label_logits(masks, with_log_z=True)
+            return self.clf.score(logits, t, "log_prob", log_z).cpu().numpy()
+        return self.clf.score(self._label_logits(masks), t, self.quantity).cpu().numpy()
+
+    def torch_forward(self, masks: torch.Tensor) -> torch.Tensor:
+        """A batched forward function for captum: float masks (batch, n_features) -> scores (batch,)."""
+        return torch.as_tensor(self(masks.detach().cpu().numpy() > 0.5), dtype=torch.float32)
+
+    def result(self, scores, method: str, seconds: float, extras: dict | None = None) -> Attribution:
+        """Package scores from any method as an Attribution of this tweet."""
+        return Attribution(text=self.tweet.text, features=tuple(self.features), spans=tuple(self.spans),
+                           scores=np.asarray(scores, dtype=float).reshape(-1), target=self.target,
+                           quantity=self.quantity, value_full=self.value_full, value_empty=self.value_empty,
+                           prediction=self.prediction,
+                           probabilities={n: float(p) for n, p in zip(self.clf.label_names, self.probabilities)},
+                           method=method, granularity=self.granularity, n_evaluations=self.n_evaluations,
+                           seconds=seconds, model=self.clf.base_model_id + (" + LoRA" if self.clf.use_adapter else ""),
+                           extras=extras or {})
+
+
+def timer():
+    """perf_counter start; pair with `time.perf_counter() - start`."""
+    return time.perf_counter()
