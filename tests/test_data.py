@@ -1,0 +1,59 @@
+"""Loading tweets: the offline sample, the real Kaggle CSVs, label spaces, subsets and bad input."""
+import pandas as pd
+import pytest
+
+from interp_kit import DataError, load_tweets
+from interp_kit.data import resolve_label_space
+
+
+def test_offline_sample_is_balanced_with_rationales():
+    t = load_tweets("offline", label_space="three")
+    assert len(t) >= 150
+    counts = pd.Series(t.labels).value_counts()
+    assert set(counts.index) == {"negative", "neutral", "positive"} and counts.max() - counts.min() <= 5
+    assert all(r is not None and r in text for text, r in zip(t.texts, t.rationales))
+
+
+def test_kaggle_train_drops_the_empty_text_and_keeps_rationales(kaggle_train_csv):
+    t = load_tweets(str(kaggle_train_csv), label_space="three")
+    assert t.n_dropped == 1  # row fdb77c3752 has an empty text
+    assert len(t) == 27480
+    assert sum(r is not None for r in t.rationales) == len(t)
+
+
+def test_binary_label_space_and_stratified_seeded_subsets(kaggle_test_csv):
+    a = load_tweets(str(kaggle_test_csv), label_space="binary", n=100, seed=1)
+    b = load_tweets(str(kaggle_test_csv), label_space="binary", n=100, seed=1)
+    c = load_tweets(str(kaggle_test_csv), label_space="binary", n=100, seed=2)
+    assert a.ids == b.ids and a.ids != c.ids and set(a.labels) == {"negative", "positive"}
+    full = load_tweets(str(kaggle_test_csv), label_space="binary")
+    share = full.labels.count("positive") / len(full)
+    assert abs(a.labels.count("positive") / 100 - share) <= 0.02
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("binary", ("negative", "positive")), ("three", ("negative", "neutral", "positive")),
+    (["0", "2"], ("negative", "positive")), ("positive,negative", ("negative", "positive")),
+])
+def test_label_space_spellings(spec, expected):
+    assert resolve_label_space(spec) == expected
+
+
+def test_unknown_label_is_a_clear_error():
+    with pytest.raises(DataError, match="Unknown label 'happy'"):
+        resolve_label_space(["happy", "negative"])
+
+
+def test_missing_column_lists_the_columns_found(tmp_path):
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"tweet": ["hi"], "sentiment": ["positive"]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"columns found: \['tweet', 'sentiment'\]"):
+        load_tweets(str(path))
+
+
+def test_empty_and_non_string_texts_are_dropped_and_counted(tmp_path):
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame({"text": ["good day", "", "   ", "bad day"],
+                  "label": [2, 0, 2, 0]}).to_csv(path, index=False)
+    t = load_tweets(str(path))
+    assert t.texts == ["good day", "bad day"] and t.n_dropped == 2 and t.labels == ["positive", "negative"]

@@ -1,0 +1,64 @@
+"""Classification metrics by hand, and the interp-kit command end to end on the offline model."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from interp_kit import classification_metrics
+
+
+def test_classification_metrics_by_hand():
+    m = classification_metrics([0, 0, 1, 1, 1], [0, 1, 1, 1, 0], ["negative", "positive"])
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["confusion_matrix"] == [[1, 1], [1, 2]]
+    assert m["per_class"]["positive"]["precision"] == pytest.approx(2 / 3)
+    assert m["per_class"]["negative"]["recall"] == pytest.approx(1 / 2)
+    mcc = (1 * 2 - 1 * 1) / np.sqrt(2 * 3 * 2 * 3)  # (tp*tn - fp*fn)/sqrt(...)
+    assert m["mcc"] == pytest.approx(mcc)
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "interp_kit.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+@pytest.mark.slow
+def test_run_writes_zero_shot_results(tmp_path, kaggle_test_csv):
+    secret = "hf_" + "s" * 34
+    out = tmp_path / "out"
+    r = _cli("run", "--data", str(kaggle_test_csv), "--eval-subset", "40", "--output-dir", str(out),
+             "--huggingface-token", secret)
+    assert r.returncode == 0, r.stderr[-2000:]
+    metrics = json.loads((out / "zero_shot_metrics.json").read_text())
+    assert metrics["n"] == 40 and 0 <= metrics["accuracy"] <= 1 and len(metrics["predictions"]) == 40
+    assert (out / "zero_shot_confusion_matrix.png").stat().st_size > 1000
+    assert "huggingface_token" not in json.loads((out / "run_settings.json").read_text())["settings"]
+    for f in out.rglob("*"):  # nothing secret in any output, and nothing half-written
+        assert not f.name.endswith(".tmp")
+        if f.is_file() and f.suffix in {".json", ".txt", ".csv"}:
+            assert secret not in f.read_text()
+    assert secret not in r.stdout + r.stderr
+
+
+def test_missing_column_fails_early_with_the_columns(tmp_path):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"tweet": ["hi"], "sentiment": ["positive"]}).to_csv(bad, index=False)
+    r = _cli("run", "--data", str(bad), "--output-dir", str(tmp_path / "o"))
+    assert r.returncode == 2 and "columns found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unwritable_output_dir_fails_before_any_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = _cli("run", "--output-dir", str(blocker / "out"))
+    assert r.returncode == 2 and "Cannot write to output folder" in r.stderr
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the no-GPU error")
+def test_4bit_flag_without_gpu_is_a_clear_error(tmp_path):
+    r = _cli("run", "--load-in-4bit", "--output-dir", str(tmp_path / "o"))
+    assert r.returncode == 2 and "needs a CUDA GPU" in r.stderr
