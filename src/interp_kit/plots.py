@@ -1,13 +1,6 @@
 """Pictures: confusion matrices and metric comparisons (attribution pictures live beside them)."""
 from __future__ import annotations
 
-import matplotlib
-
-if matplotlib.get_backend().lower() not in {"module://matplotlib_inline.backend_inline", "inline"}:
-    import os
-
-    if not os.environ.get("DISPLAY") and "ipykernel" not in __import__("sys").modules:
-        matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
