@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -221,8 +221,6 @@ def loo_rank_correlation(scorer: MaskScorer, scores) -> float:
 
 def random_attribution(attribution: Attribution, rng: np.random.Generator) -> Attribution:
     """The same explanation with standard-normal scores: the "random" baseline every report carries."""
-    from dataclasses import replace
-
     return replace(attribution, scores=rng.standard_normal(len(attribution.features)), method="random",
                    n_evaluations=0, seconds=0.0, extras={})
 
@@ -233,8 +231,6 @@ def _flatten(attributions) -> list[Attribution]:
     if isinstance(attributions, Mapping):
         out = []
         for name, attrs in attributions.items():
-            from dataclasses import replace
-
             out.extend(replace(a, method=name) if a.method != name else a for a in attrs)
         return out
     return list(attributions)
