@@ -34,7 +34,8 @@ def render(py: Path) -> str:
 
 def ipynb_text(py_text: str) -> str:
     nb = jupytext.reads(py_text, fmt="py:percent")
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"  # stable ids: re-syncing an unchanged lesson changes nothing
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
@@ -48,7 +49,7 @@ def _cells(ipynb: str) -> list[tuple[str, str]]:
 
 def main(check: bool) -> int:
     stale = []
-    for py in sorted((ROOT / "notebooks").glob("*.py")):
+    for py in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):  # lessons, not conftest.py
         want_py = render(py)
         want_nb = ipynb_text(want_py)
         nb_path = py.with_suffix(".ipynb")

@@ -5,8 +5,11 @@ Three rules keep the comparison honest:
 * The supervised token is the scored token. Training examples come from `ZeroShotClassifier.training_example`
   (prompt + label token, loss only on that token), so the model learns exactly the next-token score that
   `predict_proba` reads. (The seed trained on one token and scored another.)
-* Training sees the same positions as scoring: batches are left padded with position ids from the mask, as in
-  `ZeroShotClassifier.label_logits_from_ids`, and padded per batch to the longest prompt (never to 512).
+* Training sees the same positions and context as scoring. The prompt prefix shared by every example (chat
+  template and instruction) runs once per batch and its key/value cache is repeated for each row; the rest is
+  padded per batch to the longest tweet (never to 512). `label_loss` (and training where a cache cannot be
+  shared, e.g. with gradient checkpointing under 4-bit) uses the scorer's own layout instead: left padding with
+  position ids from the mask, as in `ZeroShotClassifier.label_logits_from_ids`.
 * The zero-shot model stays untouched. `get_peft_model` injects LoRA layers into the shared model object in
   place; the zero-shot classifier turns them all off when it runs, and each fine-tuned classifier turns on only
   its own adapter. Fine-tuning twice, or loading a saved adapter next to a trained one, adds another adapter
@@ -31,7 +34,6 @@ from tqdm.auto import tqdm
 from .classifier import PromptTemplate, ZeroShotClassifier, _has_adapter
 from .data import LABEL_SPACES
 from .io import atomic_dir, atomic_write_json, save_figure, to_jsonable
-from .models import model_id
 
 __all__ = ["FineTuneResult", "FineTunedClassifier", "AdapterMismatchError", "fine_tune", "label_loss",
            "save_adapter", "load_adapter", "run_finetune_stage", "plot_loss_curve", "default_target_modules",
@@ -142,6 +144,49 @@ def _loss(model, batch: dict) -> torch.Tensor:
     return F.cross_entropy(shifted.reshape(-1, shifted.shape[-1]), labels[:, first:].reshape(-1), ignore_index=-100)
 
 
+class _NoSharedPrefix(Exception):
+    """The model's cache cannot be repeated per row; train with the full prompt in every row instead."""
+
+
+def _shared_prefix_loss(model, prefix_ids: list[int], examples, pad_id: int, device) -> torch.Tensor:
+    """The same loss as `_loss` with the prompt prefix run once per batch instead of once per example.
+
+    Every example starts with the classifier's fixed prefix (chat template and instruction, about half the
+    tokens). It is encoded once, with gradients, and its key/value cache is repeated for each row; the rest
+    (tweet, suffix, label token) follows at positions prefix_len, prefix_len + 1, ... and is right padded, so
+    every real token sees exactly the positions and context it has when scored.
+    """
+    n_prefix = len(prefix_ids)
+    rest = []
+    for ids, lab in examples:
+        if list(ids[:n_prefix]) != list(prefix_ids):
+            raise ValueError("A training example does not start with the classifier's prompt prefix.")
+        rest.append((ids[n_prefix:], lab[n_prefix:]))
+    n, width = len(rest), max(len(ids) for ids, _ in rest)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    labels = torch.full_like(input_ids, -100)
+    mask = torch.zeros(n, n_prefix + width, dtype=torch.long)
+    mask[:, :n_prefix] = 1
+    for i, (ids, lab) in enumerate(rest):
+        input_ids[i, :len(ids)] = torch.tensor(ids)
+        labels[i, :len(lab)] = torch.tensor(lab)
+        mask[i, n_prefix:n_prefix + len(ids)] = 1
+    rows, cols = (labels != -100).nonzero(as_tuple=True)
+    if len(cols) == 0 or int(cols.min()) == 0:
+        raise ValueError("A training example needs its supervised token after the tweet.")
+    keep = torch.unique(cols - 1)  # logits only where a supervised token is predicted
+    cache = model(input_ids=torch.tensor([list(prefix_ids)], device=device), use_cache=True).past_key_values
+    if not hasattr(cache, "batch_repeat_interleave"):
+        raise _NoSharedPrefix(type(cache).__name__)
+    cache.batch_repeat_interleave(n)
+    position_ids = (n_prefix + torch.arange(width)).unsqueeze(0).expand(n, -1)
+    logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
+                   position_ids=position_ids.to(device), past_key_values=cache, use_cache=True,
+                   logits_to_keep=keep.to(device)).logits
+    picked = logits[rows.to(device), torch.searchsorted(keep, cols - 1).to(device)].float()
+    return F.cross_entropy(picked, labels[rows, cols].to(device))
+
+
 def _examples(classifier: ZeroShotClassifier, tweets) -> list[tuple[list[int], list[int]]]:
     if tuple(tweets.label_names) != tuple(classifier.label_names):
         raise ValueError(f"Data labels {tuple(tweets.label_names)} differ from the classifier's "
@@ -216,6 +261,21 @@ def _is_4bit(model) -> bool:
     if qc is not None and (getattr(qc, "load_in_4bit", False) or (isinstance(qc, dict) and qc.get("load_in_4bit"))):
         return True
     return any(type(m).__name__ == "Linear4bit" for m in base.modules())
+
+
+@contextmanager
+def _grad_flags_kept(base):
+    """Put back the base weights' requires_grad flags, which peft clears when it wraps the model.
+
+    The flag is not cosmetic: PyTorch's matmul folds a 3-d input differently when the weight requires grad, so
+    a frozen lm_head gives label logits that differ in the last bits. Restoring it keeps zero-shot scores exact.
+    """
+    flags = [(p, p.requires_grad) for p in base.parameters()]
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 @contextmanager
@@ -332,7 +392,7 @@ def fine_tune(classifier: ZeroShotClassifier, tweets, *, epochs: int = 1, lr: fl
         torch.cuda.reset_peak_memory_stats(device)
     losses: list[float] = []
     was_training = base.training
-    with (_kbit_training(base) if kbit else nullcontext()):
+    with _grad_flags_kept(base), (_kbit_training(base) if kbit else nullcontext()):
         with _quiet_peft():
             if isinstance(classifier.model, PeftModel):
                 peft_model = classifier.model
@@ -358,6 +418,20 @@ def fine_tune(classifier: ZeroShotClassifier, tweets, *, epochs: int = 1, lr: fl
         lr_lambda = (lambda s: max(0.0, 1.0 - s / total)) if schedule == "linear" else (lambda s: 1.0)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
         amp_dtype, scaler, precision = _precision(device, _compute_dtype(base, kbit))
+        pad_id = classifier.tokenizer.pad_token_id
+        # gradient checkpointing (the 4-bit path) turns the cache off, so there every batch runs the whole prompt
+        share_prefix = not kbit and len(classifier.prefix_ids) > 0
+
+        def batch_loss(idx):
+            nonlocal share_prefix
+            chunk = [examples[i] for i in idx]
+            if share_prefix:
+                try:
+                    return _shared_prefix_loss(peft_model, classifier.prefix_ids, chunk, pad_id, device)
+                except _NoSharedPrefix:
+                    share_prefix = False
+            return _loss(peft_model, _collate(chunk, pad_id, device))
+
         bar = tqdm(total=total, desc="fine-tuning", unit="step", disable=not progress)
         seen = 0
         t0 = time.perf_counter()
@@ -368,9 +442,8 @@ def fine_tune(classifier: ZeroShotClassifier, tweets, *, epochs: int = 1, lr: fl
                     n_step = sum(len(b) for b in step)
                     step_loss = 0.0
                     for idx in step:
-                        batch = _collate([examples[i] for i in idx], classifier.tokenizer.pad_token_id, device)
                         with (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()):
-                            loss = _loss(peft_model, batch)
+                            loss = batch_loss(idx)
                         # weight each batch by its share of the step's examples: a short last batch counts less
                         weighted = loss * (len(idx) / n_step)
                         (scaler.scale(weighted) if scaler else weighted).backward()
@@ -404,9 +477,9 @@ def fine_tune(classifier: ZeroShotClassifier, tweets, *, epochs: int = 1, lr: fl
     settings = dict(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, r=r, alpha=alpha,
                     dropout=dropout, target_modules=targets, seed=seed, max_steps=max_steps,
                     weight_decay=weight_decay, max_grad_norm=max_grad_norm, schedule=schedule, steps=len(losses),
-                    n_train=len(examples), label_names=list(classifier.label_names), precision=precision,
-                    load_in_4bit=kbit, device=device.type, base_model_id=classifier.base_model_id,
-                    adapter_name=name)
+                    shared_prefix=share_prefix, n_train=len(examples), label_names=list(classifier.label_names),
+                    precision=precision, load_in_4bit=kbit, device=device.type,
+                    base_model_id=classifier.base_model_id, adapter_name=name)
     fine_tuned = FineTunedClassifier(peft_model, classifier.tokenizer, classifier.label_names, classifier.label_words,
                                      classifier.template, adapter_name=name, training_settings=settings,
                                      max_tweet_tokens=classifier.max_tweet_tokens)
@@ -522,11 +595,12 @@ def load_adapter(classifier: ZeroShotClassifier, path: str | Path) -> FineTunedC
                       "the fine-tuned classifier uses the adapter's own template.", stacklevel=2)
     base = _base_of(classifier.model)
     name = _new_adapter_name(base)
-    with _quiet_peft():
+    with _grad_flags_kept(base), _quiet_peft():
         peft_model = PeftModel.from_pretrained(base, str(path), adapter_name=name, is_trainable=False)
     peft_model.eval()
-    for p in peft_model.parameters():
-        p.requires_grad_(False)
+    for pname, p in peft_model.named_parameters():
+        if "lora_" in pname:
+            p.requires_grad_(False)
     fine_tuned = FineTunedClassifier(peft_model, classifier.tokenizer, classifier.label_names, classifier.label_words,
                                      template, adapter_name=name, training_settings=meta.get("training"),
                                      max_tweet_tokens=meta.get("max_tweet_tokens", classifier.max_tweet_tokens))
@@ -536,7 +610,7 @@ def load_adapter(classifier: ZeroShotClassifier, path: str | Path) -> FineTunedC
     return fine_tuned
 
 
-# ---- pictures and the CLI stage ---------------------------------------------------------------------------------------
+# ---- pictures and the CLI stage -------------------------------------------------------------------------------
 def plot_loss_curve(result: FineTuneResult, ax=None, window: int = 10):
     """The label-token loss of each optimizer step, with a running mean over `window` steps."""
     from . import plots  # noqa: F401  (picks a headless backend when there is no display)
@@ -552,6 +626,9 @@ def plot_loss_curve(result: FineTuneResult, ax=None, window: int = 10):
         running = [sum(losses[max(0, i - w + 1):i + 1]) / len(losses[max(0, i - w + 1):i + 1])
                    for i in range(len(losses))]
         ax.plot(steps, running, color="tab:blue", lw=2, label=f"running mean ({w} steps)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("cross-entropy on the label token")
     s = result.settings

@@ -16,6 +16,13 @@ __all__ = ["Explorer", "MethodComparison", "FineTuneControl", "explorer", "compa
 DEFAULT_TWEET = "just got the tickets for tonight, can't wait!! but the weather looks awful"
 
 
+def _budget_for(method: str, budget: int):
+    """The slider's budget for methods that take one (SHAP evals, samples, IG steps); None for the others."""
+    from .attribution.registry import get_method
+
+    return budget if get_method(method).budget_name is not None else None
+
+
 def _error(output: W.Output, exc: Exception) -> None:
     output.append_display_data(HTML(f"<p style='color:#b00020'><b>{type(exc).__name__}:</b> "
                                     f"{html.escape(str(exc))}</p>"))
@@ -67,8 +74,13 @@ class Explorer:
         self.output = W.Output(layout=W.Layout(border="1px solid #ddd", min_height="80px"))
         self.last = None
         self.button.on_click(lambda _: self.run())
+        self.method.observe(self._method_changed, names="value")
+        self._method_changed()
         self.widget = W.VBox([self.text, W.HBox([self.model, self.target]), W.HBox([self.method, self.budget]),
                               W.HBox([self.button, self.status]), self.output])
+
+    def _method_changed(self, _=None):
+        self.budget.disabled = _budget_for(self.method.value, 1) is None  # e.g. saliency: one gradient, no budget
 
     def run(self):
         """Explain the current text with the current settings (what the button does)."""
@@ -80,7 +92,7 @@ class Explorer:
             try:
                 clf = self.classifiers[self.model.value]
                 attr = explain(clf, self.text.value, method=self.method.value, target=self.target.value,
-                               budget=self.budget.value)
+                               budget=_budget_for(self.method.value, self.budget.value))
             except Exception as exc:  # shown to the student, not raised into the notebook
                 _error(self.output, exc)
                 return None
@@ -128,7 +140,8 @@ class MethodComparison:
         with _Busy(self.button, self.status, "comparing methods…"):
             for name in self.methods.value:
                 try:
-                    results.append(explain(self.classifier, self.text.value, method=name, budget=self.budget.value))
+                    results.append(explain(self.classifier, self.text.value, method=name,
+                                           budget=_budget_for(name, self.budget.value)))
                 except Exception as exc:
                     _error(self.output, exc)
         for attr in results:

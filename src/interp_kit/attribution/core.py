@@ -97,13 +97,15 @@ class MaskScorer:
             self.features = tuple(classifier.tokenizer.decode([t]) for t in tt.token_ids)
             self.spans = tt.token_spans
             self.token_feature = np.arange(len(tt.token_ids))
-        full_logits = self._label_logits(np.ones((1, self.n_features), bool))
-        self.probabilities = torch.softmax(full_logits[0], -1).cpu().numpy()
+        # all features present and all absent, in one forward pass
+        ends = np.stack([np.ones(self.n_features, bool), np.zeros(self.n_features, bool)])
+        logits, log_z = self._label_logits(ends, with_log_z=True)
+        self.probabilities = torch.softmax(logits[0], -1).cpu().numpy()
         self.prediction = classifier.label_names[int(self.probabilities.argmax())]
         self.target = target if target is not None else self.prediction
         self.target_index = classifier.label_index(self.target)
-        self.value_full = float(self(np.ones((1, self.n_features), bool))[0])
-        self.value_empty = float(self(np.zeros((1, self.n_features), bool))[0])
+        ends_values = classifier.score(logits, self.target_index, quantity, log_z).cpu().numpy()
+        self.value_full, self.value_empty = float(ends_values[0]), float(ends_values[1])
 
     @property
     def n_features(self) -> int:

@@ -1,0 +1,90 @@
+"""One entry point for every attribution method: `explain(classifier, text, method=...)`."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .core import Attribution, MaskScorer
+from .registry import get_method
+
+__all__ = ["explain", "explain_many"]
+
+
+def explain(classifier, text: str, method: str = "shap", target: str | None = None, budget: int | None = None,
+            granularity: str = "word", quantity: str = "log_odds", absent: str | None = None, seed: int = 0,
+            batch_size: int = 64, baseline_token_id: int | None = None, **options) -> Attribution:
+    """Attribute one label's score to the tweet's words (or tokens) with a registered method.
+
+    Only the tweet is explained: the instruction, chat template and answer cue are fixed context. One label is
+    explained at a time; never average attributions over labels (with two labels the log-odds attributions of
+    the two targets are exact negatives, so their mean is zero).
+
+    Args:
+        classifier: a `ZeroShotClassifier` (zero-shot) or the fine-tuned classifier over a PeftModel.
+        text: the tweet.
+        method: a name from `list_methods()` ("shap", "feature_ablation", "shapley_value_sampling", "kernel_shap",
+            "lime", "exact_shapley", "integrated_gradients", "saliency", "input_x_gradient").
+        target: the label to explain (default: the predicted label).
+        budget: the method's budget (shap: max_evals; sampling methods: n_samples; integrated gradients:
+            n_steps); None uses the method's default. Methods without a budget (feature_ablation,
+            exact_shapley, saliency, input_x_gradient) ignore it, so one budget can be passed to every method.
+        granularity: "word" (default) or "token".
+        quantity: what is explained (see `QUANTITIES`): "log_odds" (default: log p(target) - log(1 - p(target))
+            under the softmax restricted to the label words), "probability", "logit" or "log_prob".
+        absent: what a missing feature becomes: "delete" (its tokens are removed; default for perturbation
+            methods) or "baseline" (each token is replaced by the baseline token, the pad token by default;
+            the only choice for gradient methods, whose baseline is that token's embedding).
+        seed: seeds the sampling methods (captum draws from torch's generator; the global state is restored).
+        batch_size: masked texts per forward pass.
+        baseline_token_id: the token used by absent="baseline" (default: the tokenizer's pad token).
+        **options: passed to the method (e.g. internal_batch_size for integrated gradients, shap_batch_size for shap).
+    Returns:
+        An `Attribution`: features with spans in `text`, one score each, the values with all features present and
+        absent, the prediction, and the cost (model evaluations, seconds) plus method details in `extras`.
+    """
+    m = get_method(method)
+    absent = absent or m.absent
+    if m.family == "gradient" and absent != "baseline":
+        raise ValueError(f"'{m.name}' is a gradient method: it cannot delete tokens, it compares the tweet's "
+                         "embeddings with the baseline token's embedding. Use absent='baseline' (or leave it None).")
+    budget = budget if budget is not None and m.budget_name is not None else m.default_budget
+    start = time.perf_counter()
+    scorer = MaskScorer(classifier, text, target=target, quantity=quantity, granularity=granularity, absent=absent,
+                        baseline_token_id=baseline_token_id, batch_size=batch_size)
+    scores, details = m.run(scorer, budget=budget, seed=seed, **options)
+    seconds = time.perf_counter() - start
+    extras = {"family": m.family, "absent": absent, "seed": seed, "budget_name": m.budget_name, "budget": budget,
+              **details}
+    if absent == "baseline":
+        extras["baseline_token_id"] = int(scorer.baseline_token_id)
+    if m.efficient:
+        extras["efficiency_gap"] = float(np.sum(scores) - (scorer.value_full - scorer.value_empty))
+    result = scorer.result(scores, m.name, seconds, extras)
+    if m.family == "gradient":
+        result.n_evaluations = scorer.n_evaluations + int(details.get("requested_evaluations", 0))
+    return result
+
+
+def explain_many(classifier, texts, method: str = "shap", target=None, progress: bool | None = None,
+                 **kwargs) -> list[Attribution]:
+    """`explain` for each text, with a progress bar.
+
+    Args:
+        texts: a list of strings or a `Tweets` set.
+        target: None (each text's predicted label), one label name for all, or one label per text (e.g. the gold
+            labels, `tweets.labels`).
+        progress: show the bar (default: when there is more than one text).
+        **kwargs: as for `explain` (method options included).
+    """
+    texts = list(getattr(texts, "texts", texts))
+    if target is None or isinstance(target, str):
+        targets = [target] * len(texts)
+    else:
+        targets = list(target)
+        if len(targets) != len(texts):
+            raise ValueError(f"{len(targets)} targets for {len(texts)} texts.")
+    show = progress if progress is not None else len(texts) > 1
+    return [explain(classifier, t, method=method, target=tg, **kwargs)
+            for t, tg in tqdm(list(zip(texts, targets)), desc=f"explain ({method})", disable=not show, unit="text")]
