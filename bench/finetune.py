@@ -35,8 +35,11 @@ def main() -> int:
     ap.add_argument("--r", type=int, default=8)
     ap.add_argument("--alpha", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, help="torch CPU threads (1 is faster when other jobs share the cores)")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     runtime = setup(seed=args.seed)
     model, tokenizer = load_model("offline", runtime)

@@ -97,8 +97,8 @@ plot_loss_curve(result);
 # ## Before and after
 # Both classifiers read the same label tokens after the same prompt on the same tweets; only the adapter differs.
 # The offline sample's hand-written tweets are easy (zero-shot is already near perfect on them), and the CI
-# profile trains on a handful; on the real tweets (400 for training) the 135M model goes from about 0.82 to about
-# 0.9 accuracy on binary sentiment, and gains most on three classes, where zero-shot is weak.
+# profile trains on a handful. On real tweets the gain is clear: trained on 400 from the Kaggle `train.csv`
+# (2 epochs, lr 3e-4), the 135M model goes from accuracy 0.82 / MCC 0.64 to 0.91 / 0.82 on 500 test tweets.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

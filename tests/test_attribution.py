@@ -84,6 +84,19 @@ def test_feature_ablation_matches_llm_attribution(clf, tweet):
     np.testing.assert_allclose(ours.scores, theirs, atol=LLM_ATTR_TOL, rtol=0)
 
 
+def test_deleting_a_word_matches_deleting_it_from_the_text(clf, kaggle_test_csv):
+    """Real tweets with a word starting with a digit: SmolLM2 splits " 3" into " " + "3", and the space must go
+    with the "3" so that deleting the word before it does not glue the two (captum renders the text)."""
+    import re
+
+    tweets = load_tweets(str(kaggle_test_csv), label_space="binary").texts
+    picked = [t for t in tweets if re.search(r"\s\d", t.strip()) and len(t.split()) <= 12][:2]
+    assert picked
+    for text in picked:
+        scorer = MaskScorer(clf, text)
+        _assert_same_sequences(clf, scorer, _captum_input(clf, list(scorer.features)))
+
+
 def test_shapley_value_sampling_matches_llm_attribution(clf, short_tweets):
     from captum.attr import ShapleyValueSampling
 
@@ -128,7 +141,7 @@ def test_target_selection_and_the_class_mean_trap(clf, tweet):
 
 
 def test_token_granularity(clf, tweet):
-    a = explain(clf, tweet, method="shap", granularity="token", budget=300)
+    a = explain(clf, tweet, method="shap", granularity="token", budget=100)
     tt = clf.tokenize_tweet(tweet)
     assert a.granularity == "token" and len(a.features) == len(tt.token_ids) > len(tweet.split())
     assert "".join(tweet[s:e] for s, e in a.spans).replace(" ", "") == tweet.replace(" ", "")
@@ -182,8 +195,8 @@ def test_methods_on_a_lora_model(runtime, model_and_tokenizer, clf, tweet):
     peft_model.eval()
     tuned = ZeroShotClassifier(peft_model, tokenizer, clf.label_names, use_adapter=True)
     zero = ZeroShotClassifier(peft_model, tokenizer, clf.label_names, use_adapter=False)
-    for method, budget in [("integrated_gradients", 8), ("saliency", None), ("input_x_gradient", None),
-                           ("shap", 100)]:
+    for method, budget in [("integrated_gradients", 4), ("saliency", None), ("input_x_gradient", None),
+                           ("shap", 40)]:
         a = explain(tuned, tweet, method=method, budget=budget, target="positive")
         assert np.all(np.isfinite(a.scores)) and "LoRA" in a.model, method
         if method == "integrated_gradients":

@@ -189,13 +189,13 @@ def test_interrupted_save_leaves_nothing(trained, tmp_path, monkeypatch):
 def test_run_finetune_stage_writes_results(zs, train16, tmp_path):
     from interp_kit import evaluate
 
-    eval_tweets = load_tweets("offline", label_space="binary", n=8, seed=1)
+    eval_tweets = load_tweets("offline", label_space="binary", n=6, seed=1)
     zero_shot = evaluate(zs, eval_tweets)
-    out = run_finetune_stage(zs, train16.subset(8, seed=0), eval_tweets, tmp_path, zero_shot,
-                             max_steps=1, batch_size=8, progress=False)
+    out = run_finetune_stage(zs, train16.subset(4, seed=0), eval_tweets, tmp_path, zero_shot,
+                             max_steps=1, batch_size=4, progress=False)
     assert {p.name for p in tmp_path.iterdir()} == {"fine_tuned_metrics.json", "metrics_comparison.png", "lora_adapter"}
     saved = json.loads((tmp_path / "fine_tuned_metrics.json").read_text())
-    assert saved["accuracy"] == out["metrics"]["accuracy"] and saved["n"] == 8
+    assert saved["accuracy"] == out["metrics"]["accuracy"] and saved["n"] == 6
     assert len(saved["training"]["losses"]) == 1 and saved["training"]["settings"]["max_steps"] == 1
     assert saved["training"]["seconds"] > 0
     assert (tmp_path / "lora_adapter" / ADAPTER_METADATA).exists()

@@ -62,3 +62,21 @@ def test_unwritable_output_dir_fails_before_any_work(tmp_path):
 def test_4bit_flag_without_gpu_is_a_clear_error(tmp_path):
     r = _cli("run", "--load-in-4bit", "--output-dir", str(tmp_path / "o"))
     assert r.returncode == 2 and "needs a CUDA GPU" in r.stderr
+
+
+@pytest.mark.slow
+def test_full_run_writes_every_seed_artifact(tmp_path):
+    out = tmp_path / "full"
+    r = _cli("run", "--finetune", "--run-shap", "--train-subset", "8", "--eval-subset", "8", "--shap-subset", "2",
+             "--shap-budget", "20", "--output-dir", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    for name in ["zero_shot_metrics.json", "fine_tuned_metrics.json", "metrics_comparison.png", "zero_shot_shap.json",
+                 "fine_tuned_shap.json", "zero_shot_shap_summary.png", "fine_tuned_shap_summary.png",
+                 "interpretability_metrics.json", "lora_adapter/interp_kit_adapter.json", "run_settings.json"]:
+        assert (out / name).exists(), name
+    report = json.loads((out / "interpretability_metrics.json").read_text())
+    assert {"zero_shot", "fine_tuned"} <= set(report["faithfulness"]) and "zero_shot_vs_fine_tuned" in report
+    shap = json.loads((out / "zero_shot_shap.json").read_text())["explanations"]
+    for e in shap:  # SHAP is efficient: the scores add up to f(all words) - f(no words)
+        assert abs(sum(e["scores"]) - (e["value_full"] - e["value_empty"])) < 1e-3
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]

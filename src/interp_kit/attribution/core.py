@@ -92,7 +92,7 @@ class MaskScorer:
         if granularity == "word":
             self.features = tt.words
             self.spans = tt.word_spans
-            self.token_feature = np.array(tt.token_word)
+            self.token_feature = _token_words(classifier.tokenizer, tt)
         else:
             self.features = tuple(classifier.tokenizer.decode([t]) for t in tt.token_ids)
             self.spans = tt.token_spans
@@ -158,6 +158,20 @@ class MaskScorer:
                            method=method, granularity=self.granularity, n_evaluations=self.n_evaluations,
                            seconds=seconds, model=self.clf.base_model_id + (" + LoRA" if self.clf.use_adapter else ""),
                            extras=extras or {})
+
+
+def _token_words(tokenizer, tweet: TweetTokens) -> np.ndarray:
+    """The word each token belongs to, with a whitespace-only token given to the word that follows it.
+
+    Some tokenizers split " 3" into " " and "3" (SmolLM2 does for digits); the space belongs with the word after
+    it, so that deleting a word gives the same tokens as deleting it from the text (what captum's
+    TextTemplateInput renders). `TweetTokens.token_word` assigns such a space to the word before it.
+    """
+    owner = np.array(tweet.token_word)
+    for k in range(len(owner) - 2, -1, -1):
+        if tokenizer.decode([tweet.token_ids[k]]).strip() == "":
+            owner[k] = owner[k + 1]
+    return owner
 
 
 def timer():
