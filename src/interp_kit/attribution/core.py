@@ -1,13 +1,14 @@
 """What every attribution method shares: the features of a tweet, a batched scorer of masks, the result."""
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ..classifier import QUANTITIES, PrefixCache, TweetTokens, ZeroShotClassifier
+from ..classifier import QUANTITIES, TweetTokens, ZeroShotClassifier
 
 __all__ = ["Attribution", "MaskScorer"]
 
@@ -60,9 +61,15 @@ class Attribution:
 class MaskScorer:
     """Score a tweet with some of its features absent, many masks per forward pass.
 
-    The prompt prefix is encoded once (KV cache) and reused; each mask row keeps (1) or removes (0) a feature.
-    "Absent" means the feature's tokens are deleted (absent="delete", the default) or replaced by a baseline
-    token (absent="baseline", e.g. the pad token), which keeps positions fixed.
+    Each mask row keeps (1) or removes (0) a feature. "Absent" means the feature's tokens are deleted
+    (absent="delete", the default) or replaced by a baseline token (absent="baseline", e.g. the pad token), which
+    keeps positions fixed.
+
+    Speed: one forward pass over the full prompt (and the all-absent prompt) keeps its KV cache. A masked prompt
+    shares the full prompt's tokens up to its first absent token (the instruction prefix and the words before
+    it), so only the rest is computed, many rows per forward pass: each row reads the cached keys/values of its
+    own shared length (the slots beyond it are masked out) and continues at its own positions. Rows are sorted by
+    how many tokens they compute, so batches carry little padding. Values equal a plain forward within ~2e-5.
 
     Args:
         classifier: the zero-shot or fine-tuned classifier whose score is explained.
@@ -87,7 +94,8 @@ class MaskScorer:
         self.baseline_token_id = baseline_token_id if baseline_token_id is not None else classifier.tokenizer.pad_token_id
         self.batch_size = batch_size
         self.n_evaluations = 0
-        self._prefix = PrefixCache(classifier)
+        self._kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # full prompt's keys/values per layer
+        self._cache_template = None
         tt = self.tweet
         if granularity == "word":
             self.features = tt.words
@@ -97,9 +105,8 @@ class MaskScorer:
             self.features = tuple(classifier.tokenizer.decode([t]) for t in tt.token_ids)
             self.spans = tt.token_spans
             self.token_feature = np.arange(len(tt.token_ids))
-        # all features present and all absent, in one forward pass
-        ends = np.stack([np.ones(self.n_features, bool), np.zeros(self.n_features, bool)])
-        logits, log_z = self._label_logits(ends, with_log_z=True)
+        # all features present and all absent, in the one forward pass that also fills the KV cache
+        logits, log_z = self._encode_ends()
         self.probabilities = torch.softmax(logits[0], -1).cpu().numpy()
         self.prediction = classifier.label_names[int(self.probabilities.argmax())]
         self.target = target if target is not None else self.prediction
@@ -121,20 +128,84 @@ class MaskScorer:
             tweet = np.where(keep, ids, self.baseline_token_id).tolist()
         return tweet + list(self.clf.suffix_ids)
 
+    @torch.inference_mode()
+    def _encode_ends(self):
+        """Forward the full and the all-absent prompt together; keep the full prompt's KV cache."""
+        clf = self.clf
+        prefix = list(clf.prefix_ids)
+        rows = [prefix + self.continuation(np.ones(self.n_features, bool)),
+                prefix + self.continuation(np.zeros(self.n_features, bool))]
+        width = max(len(r) for r in rows)
+        ids = torch.full((2, width), clf.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros(2, width, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)] = torch.tensor(r)
+            mask[i, :len(r)] = 1
+        last = torch.tensor([len(r) - 1 for r in rows])
+        keep = torch.unique(last)
+        dev = clf.device
+        positions = torch.arange(width).unsqueeze(0).expand(2, -1)
+        with clf.model_context():
+            out = clf.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev),
+                            use_cache=True, logits_to_keep=keep.to(dev))
+        n_shared = len(prefix) + len(self.tweet.token_ids)  # the prefix and the tweet: what masked rows can share
+        self._kv = [(k[:1, :, :n_shared], v[:1, :, :n_shared]) for k, v in _cache_tensors(out.past_key_values)]
+        self._cache_template = out.past_key_values
+        self.n_evaluations += 2
+        logits = out.logits[torch.arange(2, device=dev), torch.searchsorted(keep, last).to(dev)].float()
+        return logits[:, list(clf.label_token_ids)], torch.logsumexp(logits, dim=-1)
+
+    def _rows(self, masks):
+        """(shared, new tokens) per mask: tokens shared with the full prompt's tweet, and the ones to compute."""
+        keep_tokens = masks[:, self.token_feature]
+        rows = []
+        for m, kt in zip(masks, keep_tokens):
+            cont = self.continuation(m)
+            first_absent = int(np.argmin(kt)) if not kt.all() else len(kt)
+            shared = min(first_absent, len(cont) - 1)  # at least one token to compute (the score is read there)
+            rows.append((shared, cont[shared:]))
+        return rows
+
+    @torch.inference_mode()
+    def _forward_rows(self, rows):
+        clf = self.clf
+        n, p = len(rows), len(clf.prefix_ids)
+        s = max(sh for sh, _ in rows)
+        width = max(len(new) for _, new in rows)
+        ids = torch.full((n, width), clf.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros(n, p + s + width, dtype=torch.long)
+        mask[:, :p] = 1
+        positions = torch.empty(n, width, dtype=torch.long)
+        for i, (sh, new) in enumerate(rows):
+            ids[i, :len(new)] = torch.tensor(new)
+            mask[i, p:p + sh] = 1  # the shared tweet tokens; cached slots sh..s belong to other rows
+            mask[i, p + s:p + s + len(new)] = 1
+            positions[i] = p + sh + torch.arange(width)
+        last = torch.tensor([len(new) - 1 for _, new in rows])
+        keep = torch.unique(last)  # compute logits only at the positions that are read
+        cache = _cache_from_tensors(self._cache_template, [(k[:, :, :p + s].expand(n, -1, -1, -1),
+                                                            v[:, :, :p + s].expand(n, -1, -1, -1))
+                                                           for k, v in self._kv])
+        dev = clf.device
+        with clf.model_context():
+            logits = clf.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev),
+                               past_key_values=cache, use_cache=True, logits_to_keep=keep.to(dev)).logits
+        logits = logits[torch.arange(n, device=dev), torch.searchsorted(keep, last).to(dev)].float()
+        return logits[:, list(clf.label_token_ids)], torch.logsumexp(logits, dim=-1)
+
     def _label_logits(self, masks, with_log_z: bool = False):
-        masks = np.atleast_2d(np.asarray(masks))
-        outs, zs = [], []
+        masks = np.atleast_2d(np.asarray(masks, dtype=bool))
+        rows = self._rows(masks)
+        order = np.argsort([len(new) for _, new in rows], kind="stable")  # similar widths together
+        out = torch.empty(len(masks), len(self.clf.label_token_ids))
+        log_z = torch.empty(len(masks))
         for start in range(0, len(masks), self.batch_size):
-            chunk = [self.continuation(m) for m in masks[start:start + self.batch_size]]
-            res = self._prefix.label_logits(chunk, with_log_z=with_log_z)
-            if with_log_z:
-                outs.append(res[0]), zs.append(res[1])
-            else:
-                outs.append(res)
+            idx = order[start:start + self.batch_size]
+            lg, z = self._forward_rows([rows[i] for i in idx])
+            out[torch.as_tensor(idx)] = lg.cpu()
+            log_z[torch.as_tensor(idx)] = z.cpu()
         self.n_evaluations += len(masks)
-        if with_log_z:
-            return torch.cat(outs), torch.cat(zs)
-        return torch.cat(outs)
+        return (out, log_z) if with_log_z else out
 
     def __call__(self, masks, target: str | None = None) -> np.ndarray:
         """The explained quantity for each mask row (shape (m, n_features), 1 = present)."""
@@ -172,6 +243,26 @@ def _token_words(tokenizer, tweet: TweetTokens) -> np.ndarray:
         if tokenizer.decode([tweet.token_ids[k]]).strip() == "":
             owner[k] = owner[k + 1]
     return owner
+
+
+def _cache_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(keys, values) of each layer of a transformers cache (the layered cache of transformers >= 4.56)."""
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache))
+
+
+def _cache_from_tensors(template, tensors):
+    """A cache of the template's kind holding the given per-layer (keys, values)."""
+    cache = copy.copy(template)
+    if hasattr(template, "layers"):
+        cache.layers = [copy.copy(layer) for layer in template.layers]
+        for layer, (k, v) in zip(cache.layers, tensors):
+            layer.keys, layer.values = k, v
+    else:
+        cache.key_cache = [k for k, _ in tensors]
+        cache.value_cache = [v for _, v in tensors]
+    return cache
 
 
 def timer():
