@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     parser.add_argument("--csv", default=str(DEFAULT_CSV))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="offline")
+    parser.add_argument("--parts", nargs="+", default=["fa", "svs", "throughput", "shap"],
+                        choices=["fa", "svs", "throughput", "shap"], help="which comparisons to run")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from captum.attr import FeatureAblation, ShapleyValueSampling
@@ -132,21 +134,26 @@ def main(argv=None) -> int:
         print(f"  {name}: {np.mean(t_theirs):.2f}s vs {np.mean(t_ours):.2f}s per text, max |diff| {diff:.1e}")
         rows.append((name, subset, np.mean(t_theirs), np.mean(t_ours), diff))
 
-    print("FeatureAblation ...")
-    compare("FeatureAblation", FeatureAblation, "feature_ablation", len(texts))
-    svs_n = args.svs_captum_texts or len(texts)
-    print(f"ShapleyValueSampling (n_samples={args.n_samples}) ...")
-    compare(f"ShapleyValueSampling n={args.n_samples}", ShapleyValueSampling, "shapley_value_sampling", svs_n,
-            budget=args.n_samples, n_samples=args.n_samples)
+    if "fa" in args.parts:
+        print("FeatureAblation ...")
+        compare("FeatureAblation", FeatureAblation, "feature_ablation", len(texts))
+    if "svs" in args.parts:
+        svs_n = args.svs_captum_texts or len(texts)
+        print(f"ShapleyValueSampling (n_samples={args.n_samples}) ...")
+        compare(f"ShapleyValueSampling n={args.n_samples}", ShapleyValueSampling, "shapley_value_sampling", svs_n,
+                budget=args.n_samples, n_samples=args.n_samples)
 
-    print("throughput ...")
-    tp = throughput(clf, texts[:args.throughput_texts or len(texts)], args.n_samples, args.seed, args.batch_size)
-    print(f"  plain {tp['plain_tok_s']:.0f} tok/s, ours {tp['ours_tok_s']:.0f} tok/s computed, "
-          f"{tp['ours_effective_tok_s']:.0f} tok/s effective")
+    tp = None
+    if "throughput" in args.parts:
+        print("throughput ...")
+        tp = throughput(clf, texts[:args.throughput_texts or len(texts)], args.n_samples, args.seed, args.batch_size)
+        print(f"  plain {tp['plain_tok_s']:.0f} tok/s, ours {tp['ours_tok_s']:.0f} tok/s computed, "
+              f"{tp['ours_effective_tok_s']:.0f} tok/s effective")
 
-    print("SHAP ...")
     t_default, t_ours, shap_diff = [], [], 0.0
-    for text, pred in zip(texts, preds):
+    if "shap" in args.parts:
+        print("SHAP ...")
+    for text, pred in zip(texts, preds) if "shap" in args.parts else []:
         a = explain(clf, text, method="shap", target=pred, budget=args.shap_evals, shap_batch_size="auto",
                     batch_size=args.batch_size)
         b = explain(clf, text, method="shap", target=pred, budget=args.shap_evals, batch_size=args.batch_size)
@@ -154,7 +161,8 @@ def main(argv=None) -> int:
         t_ours.append(b.seconds)
         shap_diff = max(shap_diff, float(np.abs(a.scores - b.scores).max()))
 
-    print(f"  shap: {np.mean(t_default):.2f}s vs {np.mean(t_ours):.2f}s, max |diff| {shap_diff:.1e}")
+    if t_default:
+        print(f"  shap: {np.mean(t_default):.2f}s vs {np.mean(t_ours):.2f}s, max |diff| {shap_diff:.1e}")
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
     print()
     print("| comparison | texts | baseline s/text | ours s/text | speed-up | max abs diff |")
@@ -162,9 +170,12 @@ def main(argv=None) -> int:
     for name, n, theirs, ours, diff in rows:
         print(f"| {name}: LLMAttribution vs explain | {n} | {theirs:.2f} | {ours:.2f} | {theirs / ours:.1f}x | "
               f"{diff:.1e} |")
-    print(f"| SHAP Partition max_evals={args.shap_evals}: batch 5 (shap default) vs 512 | {len(texts)} | "
-          f"{np.mean(t_default):.2f} | {np.mean(t_ours):.2f} | {np.mean(t_default) / np.mean(t_ours):.1f}x | "
-          f"{shap_diff:.1e} |")
+    if t_default:
+        print(f"| SHAP Partition max_evals={args.shap_evals}: batch 5 (shap default) vs 512 | {len(texts)} | "
+              f"{np.mean(t_default):.2f} | {np.mean(t_ours):.2f} | {np.mean(t_default) / np.mean(t_ours):.1f}x | "
+              f"{shap_diff:.1e} |")
+    if tp is None:
+        return 0
     print()
     print(f"| throughput (ShapleyValueSampling masks, batch {args.batch_size}) | tokens/s |")
     print("|---|---|")

@@ -1,7 +1,6 @@
 """The zero-shot classifier: prompt pieces, label tokens, batching and accuracy on real tweets."""
 import numpy as np
 import pytest
-import torch
 
 from interp_kit import LabelWordError, PrefixCache, ZeroShotClassifier, evaluate, load_tweets
 
@@ -44,11 +43,19 @@ def test_batched_scores_match_one_at_a_time(clf, real_binary):
 
 
 def test_prefix_cache_matches_full_prompts(clf, real_binary):
+    """The default path encodes the prompt prefix once and runs only tweet + suffix per batch; the same scores
+    come out of full, left-padded prompts with no cache at all."""
     texts = real_binary.texts[:6]
-    cont = [list(clf.tokenize_tweet(t).token_ids) + list(clf.suffix_ids) for t in texts]
-    cached = PrefixCache(clf).label_logits(cont).numpy()
-    full = clf.label_logits(texts, batch_size=6)
+    cached = clf.label_logits(texts, batch_size=4)
+    full = np.stack([clf.label_logits_from_ids([clf.prompt_ids(t)])[0].numpy() for t in texts])
     np.testing.assert_allclose(cached, full, atol=1e-4, rtol=0)
+    cont = [list(clf.tokenize_tweet(t).token_ids) + list(clf.suffix_ids) for t in texts]
+    np.testing.assert_allclose(PrefixCache(clf).label_logits(cont).numpy(), full, atol=1e-4, rtol=0)
+    clf.use_prefix_cache = False
+    try:
+        np.testing.assert_allclose(clf.label_logits(texts, batch_size=4), full, atol=1e-4, rtol=0)
+    finally:
+        clf.use_prefix_cache = True
 
 
 def test_probabilities_and_a_real_accuracy(clf, real_binary):

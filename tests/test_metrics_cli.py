@@ -80,3 +80,28 @@ def test_full_run_writes_every_seed_artifact(tmp_path):
     for e in shap:  # SHAP is efficient: the scores add up to f(all words) - f(no words)
         assert abs(sum(e["scores"]) - (e["value_full"] - e["value_empty"])) < 1e-3
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.mark.slow
+def test_interrupted_run_leaves_only_complete_files(tmp_path):
+    """Ctrl-C while fine-tuning: the zero-shot files are whole, nothing is half-written, exit code 130."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "interp_kit.cli", "run", "--finetune", "--train-subset", "64",
+                             "--eval-subset", "16", "--output-dir", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "zero_shot_confusion_matrix.png").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    time.sleep(3)  # fine-tuning under way
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-1500:]
+    names = sorted(p.name for p in out.iterdir())
+    assert "zero_shot_metrics.json" in names and "run_settings.json" not in names, names
+    assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")], names  # no temporary leftovers
+    for f in out.glob("*.json"):
+        json.loads(f.read_text())  # every JSON there parses: written whole

@@ -1,5 +1,6 @@
 """Bad input and interruptions: clear errors, documented handling, nothing half-written, no secrets."""
 import json
+import os
 import re
 from pathlib import Path
 
@@ -53,3 +54,35 @@ def test_no_token_in_committed_files():
         if path.is_file() and ".git" not in path.parts and path.suffix in {".py", ".ipynb", ".md", ".json", ".txt",
                                                                            ".yml", ".toml", ".csv", ".sh"}:
             assert not TOKEN_PATTERN.search(path.read_text(errors="ignore")), f"token-like string in {path}"
+
+
+def test_find_secrets_redacts_what_it_finds():
+    from interp_kit.runtime import find_secrets
+
+    token = "hf_" + "Ab1" * 12
+    assert find_secrets(f"loaded with {token}!") == ["hf_Ab…"]
+    assert find_secrets("my-own-secret here", extra=("my-own-secret",)) == ["my-ow…"]
+    assert find_secrets("hf_short and hf_ mentions are fine", extra=("",)) == []
+
+
+@pytest.mark.slow
+def test_notebook_outputs_are_scanned_for_tokens(tmp_path):
+    """nbval runs the lessons with notebooks/conftest.py, which fails any cell whose output shows a token."""
+    import shutil
+    import subprocess
+    import sys
+
+    import nbformat
+
+    shutil.copy(ROOT / "notebooks" / "conftest.py", tmp_path / "conftest.py")
+    for name, source in [("leaky", "import os\nprint('token:', os.environ['HF_TOKEN'])"),
+                         ("clean", "import os\nprint('token set:', bool(os.environ.get('HF_TOKEN')))")]:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
+    r = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+                        "leaky.ipynb", "clean.ipynb"], cwd=tmp_path, capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert "1 failed, 1 passed" in r.stdout, r.stdout[-2000:]
+    assert "leaky.ipynb" in r.stdout and "token-like text ['hf_No…']" in r.stdout
+    assert "NotARealToken" not in r.stdout  # the report itself leaks nothing

@@ -128,6 +128,8 @@ class ZeroShotClassifier:
         self.prefix_ids = tokenizer(prefix, add_special_tokens=add_special)["input_ids"]
         self.suffix_ids = tokenizer(suffix, add_special_tokens=False)["input_ids"]
         self.label_token_ids = self._check_label_words()
+        # encode the prompt prefix once per call and reuse its keys/values (False: full prompts, no cache)
+        self.use_prefix_cache = True
 
     # ---- prompt pieces ---------------------------------------------------------------------------------------
     @property
@@ -244,13 +246,19 @@ class ZeroShotClassifier:
         return label_logits
 
     def _batched(self, texts, batch_size: int, progress: bool | None, desc: str):
-        encoded = [self.prompt_ids(t) for t in texts]
-        order = np.argsort([len(e) for e in encoded], kind="stable")  # similar lengths together: little padding
+        """Label logits of many texts: the shared prompt prefix is encoded once (KV cache), then each batch runs
+        only the tweet and the suffix, sorted by length so batches carry little padding."""
+        continuations = [list(self.tokenize_tweet(t).token_ids) + list(self.suffix_ids) for t in texts]
+        order = np.argsort([len(c) for c in continuations], kind="stable")
         out = torch.empty(len(texts), len(self.label_names))
         show = progress if progress is not None else len(texts) > 4 * batch_size
+        prefix = PrefixCache(self) if self.use_prefix_cache else None
         for start in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not show, unit="batch"):
             idx = order[start:start + batch_size]
-            out[torch.as_tensor(idx)] = self.label_logits_from_ids([encoded[i] for i in idx]).cpu()
+            batch = [continuations[i] for i in idx]
+            logits = prefix.label_logits(batch) if prefix is not None else \
+                self.label_logits_from_ids([list(self.prefix_ids) + c for c in batch])
+            out[torch.as_tensor(idx)] = logits.cpu()
         return out
 
     def label_logits(self, texts, batch_size: int = 16, progress: bool | None = None) -> np.ndarray:
@@ -280,10 +288,11 @@ class ZeroShotClassifier:
 
 
 class PrefixCache:
-    """The prompt prefix encoded once; perturbed tweets (+ suffix) are then scored after it in batches.
+    """The prompt prefix encoded once; tweets (+ suffix) are then scored after it in batches.
 
-    Continuations are right padded: causal attention never lets a real token see the padding after it, and
-    the score is read at each row's own last real position.
+    The prefix is encoded afresh for each PrefixCache (one short forward), so a model that has been fine-tuned in
+    between never meets stale keys/values. Continuations are right padded: causal attention never lets a real
+    token see the padding after it, and the score is read at each row's own last real position.
     """
 
     def __init__(self, classifier: ZeroShotClassifier):
@@ -292,7 +301,14 @@ class PrefixCache:
         with torch.inference_mode(), classifier.model_context():
             out = classifier.model(input_ids=ids, use_cache=True)
         self.cache = out.past_key_values
+        self.tensors = cache_tensors(out.past_key_values)
         self.length = len(classifier.prefix_ids)
+
+    def batch_cache(self, n: int, length: int | None = None):
+        """A cache holding the first `length` cached positions (default: all), repeated for n rows (no copy)."""
+        length = self.length if length is None else length
+        return cache_from_tensors(self.cache, [(k[:, :, :length].expand(n, -1, -1, -1),
+                                                v[:, :, :length].expand(n, -1, -1, -1)) for k, v in self.tensors])
 
     @torch.inference_mode()
     def label_logits(self, continuations: list[list[int]], with_log_z: bool = False):
@@ -306,20 +322,39 @@ class PrefixCache:
         for i, c in enumerate(continuations):
             ids[i, :len(c)] = torch.tensor(c)
             mask[i, self.length:self.length + len(c)] = 1
-        cache = copy.deepcopy(self.cache)
-        cache.batch_repeat_interleave(n)
         keep = torch.unique(last)  # compute logits only at the positions that are read
         dev = clf.device
         position_ids = (self.length + torch.arange(width)).unsqueeze(0).expand(n, -1)
         with clf.model_context():
             logits = clf.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=position_ids.to(dev),
-                               past_key_values=cache, use_cache=True, logits_to_keep=keep.to(dev)).logits
+                               past_key_values=self.batch_cache(n), use_cache=True,
+                               logits_to_keep=keep.to(dev)).logits
         col = torch.searchsorted(keep, last).to(dev)
         logits = logits[torch.arange(n, device=dev), col].float()
         label_logits = logits[:, list(clf.label_token_ids)]
         if with_log_z:
             return label_logits, torch.logsumexp(logits, dim=-1)
         return label_logits
+
+
+def cache_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(keys, values) of each layer of a transformers cache (layered caches, or the older key_cache lists)."""
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache))
+
+
+def cache_from_tensors(template, tensors):
+    """A cache of the template's kind holding the given per-layer (keys, values); the template is untouched."""
+    cache = copy.copy(template)
+    if hasattr(template, "layers"):
+        cache.layers = [copy.copy(layer) for layer in template.layers]
+        for layer, (k, v) in zip(cache.layers, tensors):
+            layer.keys, layer.values = k, v
+    else:
+        cache.key_cache = [k for k, _ in tensors]
+        cache.value_cache = [v for _, v in tensors]
+    return cache
 
 
 def _has_adapter(model) -> bool:

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
-from pathlib import Path
 
 __all__ = ["main", "build_parser", "run"]
 
@@ -166,6 +164,11 @@ def main(argv=None) -> int:
             msg = msg.replace(args.huggingface_token, "***")
         print(f"interp-kit: error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interp-kit: interrupted; the files already in {args.output_dir} are complete (each is written "
+              "whole or not at all); run_settings.json is written last, so its absence marks an unfinished run.",
+              file=sys.stderr)
+        return 130
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import random
 import socket
 import sys
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Runtime", "setup", "seed_everything", "resolve_hf_token", "hub_reachable", "in_colab", "in_ci"]
+__all__ = ["Runtime", "setup", "seed_everything", "resolve_hf_token", "hub_reachable", "in_colab", "in_ci",
+           "find_secrets"]
 
 
 def in_colab() -> bool:
@@ -116,6 +118,16 @@ def setup(seed: int = 0, device: str | None = None, load_in_4bit: bool | None = 
         if load_in_4bit is None and dev.type != "cuda":
             print("interp_kit: no CUDA GPU, so 4-bit quantization is off and models load in full precision.")
     return rt
+
+
+HF_TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
+
+
+def find_secrets(text: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """Token-like strings (Hugging Face `hf_...`) and any of the `extra` secret values found in `text`, redacted
+    to their first 5 characters so the report itself leaks nothing."""
+    found = HF_TOKEN_PATTERN.findall(text) + [s for s in extra if s and s in text]
+    return [f[:5] + "…" for f in found]
 
 
 def resolve_hf_token(token: str | None = None) -> str | None:

@@ -1,14 +1,13 @@
 """What every attribution method shares: the features of a tweet, a batched scorer of masks, the result."""
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ..classifier import QUANTITIES, TweetTokens, ZeroShotClassifier
+from ..classifier import QUANTITIES, TweetTokens, ZeroShotClassifier, cache_from_tensors, cache_tensors
 
 __all__ = ["Attribution", "MaskScorer"]
 
@@ -65,11 +64,12 @@ class MaskScorer:
     (absent="delete", the default) or replaced by a baseline token (absent="baseline", e.g. the pad token), which
     keeps positions fixed.
 
-    Speed: one forward pass over the full prompt (and the all-absent prompt) keeps its KV cache. A masked prompt
+    Speed: one forward pass over the full prompt keeps its KV cache. A masked prompt
     shares the full prompt's tokens up to its first absent token (the instruction prefix and the words before
     it), so only the rest is computed, many rows per forward pass: each row reads the cached keys/values of its
     own shared length (the slots beyond it are masked out) and continues at its own positions. Rows are sorted by
-    how many tokens they compute, so batches carry little padding. Values equal a plain forward within ~2e-5.
+    how many tokens they compute and batched so that little padding is computed (`pad_slack`, on CPU). Values equal
+    a plain forward within ~2e-5.
 
     Args:
         classifier: the zero-shot or fine-tuned classifier whose score is explained.
@@ -77,11 +77,14 @@ class MaskScorer:
         target: label name to explain (default: the predicted label).
         quantity: one of QUANTITIES (default log-odds of the target under the label-restricted softmax).
         granularity: "word" or "token".
+        batch_size: most masked prompts per forward pass.
+        pad_slack: close a batch before its padding exceeds this fraction of its real tokens (default: 0.5 on
+            CPU, where padding costs as much as real tokens but each forward pass also costs ~65 ms; none on GPU).
     """
 
     def __init__(self, classifier: ZeroShotClassifier, text: str, target: str | None = None,
                  quantity: str = "log_odds", granularity: str = "word", absent: str = "delete",
-                 baseline_token_id: int | None = None, batch_size: int = 64):
+                 baseline_token_id: int | None = None, batch_size: int = 64, pad_slack: float | None = None):
         if quantity not in QUANTITIES:
             raise ValueError(f"Unknown quantity '{quantity}'; choose from {QUANTITIES}.")
         if granularity not in ("word", "token"):
@@ -92,7 +95,7 @@ class MaskScorer:
         self.tweet: TweetTokens = classifier.tokenize_tweet(text)
         self.granularity, self.quantity, self.absent = granularity, quantity, absent
         self.baseline_token_id = baseline_token_id if baseline_token_id is not None else classifier.tokenizer.pad_token_id
-        self.batch_size = batch_size
+        self.batch_size, self.pad_slack = batch_size, pad_slack
         self.n_evaluations = 0
         self._kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # full prompt's keys/values per layer
         self._cache_template = None
@@ -105,14 +108,22 @@ class MaskScorer:
             self.features = tuple(classifier.tokenizer.decode([t]) for t in tt.token_ids)
             self.spans = tt.token_spans
             self.token_feature = np.arange(len(tt.token_ids))
-        # all features present and all absent, in the one forward pass that also fills the KV cache
-        logits, log_z = self._encode_ends()
+        # all features present: the forward pass that fills the KV cache
+        logits, log_z = self._encode_full()
         self.probabilities = torch.softmax(logits[0], -1).cpu().numpy()
         self.prediction = classifier.label_names[int(self.probabilities.argmax())]
         self.target = target if target is not None else self.prediction
         self.target_index = classifier.label_index(self.target)
-        ends_values = classifier.score(logits, self.target_index, quantity, log_z).cpu().numpy()
-        self.value_full, self.value_empty = float(ends_values[0]), float(ends_values[1])
+        self.value_full = float(classifier.score(logits, self.target_index, quantity, log_z)[0])
+        self._empty = None  # (label logits, log Z) with every feature absent: scored with the first batch of masks
+
+    @property
+    def value_empty(self) -> float:
+        """The explained quantity with every feature absent (scored alongside the first masks asked for)."""
+        if self._empty is None:
+            self._label_logits(np.zeros((0, self.n_features), bool))  # no masks: just the all-absent row
+        logits, log_z = self._empty
+        return float(self.clf.score(logits, self.target_index, self.quantity, log_z)[0])
 
     @property
     def n_features(self) -> int:
@@ -129,30 +140,18 @@ class MaskScorer:
         return tweet + list(self.clf.suffix_ids)
 
     @torch.inference_mode()
-    def _encode_ends(self):
-        """Forward the full and the all-absent prompt together; keep the full prompt's KV cache."""
+    def _encode_full(self):
+        """Forward the full prompt once; keep its keys/values, which every masked prompt then reuses."""
         clf = self.clf
-        prefix = list(clf.prefix_ids)
-        rows = [prefix + self.continuation(np.ones(self.n_features, bool)),
-                prefix + self.continuation(np.zeros(self.n_features, bool))]
-        width = max(len(r) for r in rows)
-        ids = torch.full((2, width), clf.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros(2, width, dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, :len(r)] = torch.tensor(r)
-            mask[i, :len(r)] = 1
-        last = torch.tensor([len(r) - 1 for r in rows])
-        keep = torch.unique(last)
-        dev = clf.device
-        positions = torch.arange(width).unsqueeze(0).expand(2, -1)
+        ids = torch.tensor([list(clf.prefix_ids) + self.continuation(np.ones(self.n_features, bool))],
+                           device=clf.device)
         with clf.model_context():
-            out = clf.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev),
-                            use_cache=True, logits_to_keep=keep.to(dev))
-        n_shared = len(prefix) + len(self.tweet.token_ids)  # the prefix and the tweet: what masked rows can share
-        self._kv = [(k[:1, :, :n_shared], v[:1, :, :n_shared]) for k, v in _cache_tensors(out.past_key_values)]
+            out = clf.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        n_shared = len(clf.prefix_ids) + len(self.tweet.token_ids)  # the prefix and the tweet: what masks can share
+        self._kv = [(k[:, :, :n_shared], v[:, :, :n_shared]) for k, v in cache_tensors(out.past_key_values)]
         self._cache_template = out.past_key_values
-        self.n_evaluations += 2
-        logits = out.logits[torch.arange(2, device=dev), torch.searchsorted(keep, last).to(dev)].float()
+        self.n_evaluations += 1
+        logits = out.logits[:, -1].float()
         return logits[:, list(clf.label_token_ids)], torch.logsumexp(logits, dim=-1)
 
     def _rows(self, masks):
@@ -183,7 +182,7 @@ class MaskScorer:
             positions[i] = p + sh + torch.arange(width)
         last = torch.tensor([len(new) - 1 for _, new in rows])
         keep = torch.unique(last)  # compute logits only at the positions that are read
-        cache = _cache_from_tensors(self._cache_template, [(k[:, :, :p + s].expand(n, -1, -1, -1),
+        cache = cache_from_tensors(self._cache_template, [(k[:, :, :p + s].expand(n, -1, -1, -1),
                                                             v[:, :, :p + s].expand(n, -1, -1, -1))
                                                            for k, v in self._kv])
         dev = clf.device
@@ -195,17 +194,41 @@ class MaskScorer:
 
     def _label_logits(self, masks, with_log_z: bool = False):
         masks = np.atleast_2d(np.asarray(masks, dtype=bool))
+        add_empty = self._empty is None  # score the all-absent prompt in the same forward passes as these masks
+        if add_empty:
+            masks = np.vstack([masks, np.zeros((1, self.n_features), bool)])
         rows = self._rows(masks)
         order = np.argsort([len(new) for _, new in rows], kind="stable")  # similar widths together
         out = torch.empty(len(masks), len(self.clf.label_token_ids))
         log_z = torch.empty(len(masks))
-        for start in range(0, len(masks), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for idx in self._batches([len(rows[i][1]) for i in order], order):
             lg, z = self._forward_rows([rows[i] for i in idx])
             out[torch.as_tensor(idx)] = lg.cpu()
             log_z[torch.as_tensor(idx)] = z.cpu()
         self.n_evaluations += len(masks)
+        if add_empty:
+            self._empty = (out[-1:], log_z[-1:])
+            out, log_z = out[:-1], log_z[:-1]
         return (out, log_z) if with_log_z else out
+
+    def _batches(self, lengths, order):
+        """Split rows (sorted by the tokens they compute) into batches of at most batch_size rows.
+
+        On a CPU a padding token costs as much as a real one, while a smaller batch costs little, so a batch is
+        also closed before padding would exceed `pad_slack` of its real tokens; GPUs take full batches.
+        """
+        slack = self.pad_slack if self.pad_slack is not None else (0.5 if self.clf.device.type == "cpu" else None)
+        batches, current, real = [], [], 0
+        for length, i in zip(lengths, order):
+            too_padded = slack is not None and current and length * (len(current) + 1) > (1 + slack) * (real + length)
+            if current and (len(current) == self.batch_size or too_padded):
+                batches.append(current)
+                current, real = [], 0
+            current.append(i)
+            real += length
+        if current:
+            batches.append(current)
+        return batches
 
     def __call__(self, masks, target: str | None = None) -> np.ndarray:
         """The explained quantity for each mask row (shape (m, n_features), 1 = present)."""
@@ -243,26 +266,6 @@ def _token_words(tokenizer, tweet: TweetTokens) -> np.ndarray:
         if tokenizer.decode([tweet.token_ids[k]]).strip() == "":
             owner[k] = owner[k + 1]
     return owner
-
-
-def _cache_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(keys, values) of each layer of a transformers cache (the layered cache of transformers >= 4.56)."""
-    if hasattr(cache, "layers"):
-        return [(layer.keys, layer.values) for layer in cache.layers]
-    return list(zip(cache.key_cache, cache.value_cache))
-
-
-def _cache_from_tensors(template, tensors):
-    """A cache of the template's kind holding the given per-layer (keys, values)."""
-    cache = copy.copy(template)
-    if hasattr(template, "layers"):
-        cache.layers = [copy.copy(layer) for layer in template.layers]
-        for layer, (k, v) in zip(cache.layers, tensors):
-            layer.keys, layer.values = k, v
-    else:
-        cache.key_cache = [k for k, _ in tensors]
-        cache.value_cache = [v for _, v in tensors]
-    return cache
 
 
 def timer():

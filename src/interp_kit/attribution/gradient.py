@@ -59,7 +59,7 @@ class EmbeddingForward(torch.nn.Module):
 
     def forward(self, tweet_embeds: torch.Tensor) -> torch.Tensor:
         clf = self.clf
-        b, t = tweet_embeds.shape[0], tweet_embeds.shape[1]
+        b = tweet_embeds.shape[0]
         x = torch.cat([tweet_embeds.to(self.dtype), self.suffix_embeds.expand(b, -1, -1)], dim=1)
         width = x.shape[1]
         cache = copy.deepcopy(self.cache)

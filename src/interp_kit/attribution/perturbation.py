@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-from itertools import combinations
 
 import numpy as np
 import torch
