@@ -27,3 +27,20 @@ def pytest_runtest_call(item):
         found = find_secrets(json.dumps(outputs, default=str), extra=(os.environ.get("HF_TOKEN", ""),))
         if found:
             pytest.fail(f"cell output contains token-like text {found}: never print or display a token")
+
+
+_notebook_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add up each lesson's cell times (every phase) for the summary below."""
+    if report.nodeid.endswith(".ipynb") or ".ipynb::" in report.nodeid:
+        name = report.nodeid.split("::")[0].rsplit("/", 1)[-1]
+        _notebook_seconds[name] = _notebook_seconds.get(name, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _notebook_seconds:
+        terminalreporter.write_sep("-", "lesson run times under nbval (kernel start included)")
+        for name, seconds in sorted(_notebook_seconds.items()):
+            terminalreporter.write_line(f"{name:45s} {seconds:7.1f} s")
