@@ -127,7 +127,7 @@ def find_secrets(text: str, extra: tuple[str, ...] = ()) -> list[str]:
     """Token-like strings (Hugging Face `hf_...`) and any of the `extra` secret values found in `text`, redacted
     to their first 5 characters so the report itself leaks nothing."""
     found = HF_TOKEN_PATTERN.findall(text) + [s for s in extra if s and s in text]
-    return [f[:5] + "…" for f in found]
+    return list(dict.fromkeys(f[:5] + "…" for f in found))  # each secret once
 
 
 def resolve_hf_token(token: str | None = None) -> str | None:
