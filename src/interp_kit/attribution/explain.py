@@ -54,6 +54,7 @@ def explain(classifier, text: str, method: str = "shap", target: str | None = No
     scorer = MaskScorer(classifier, text, target=target, quantity=quantity, granularity=granularity, absent=absent,
                         baseline_token_id=baseline_token_id, batch_size=batch_size)
     scores, details = m.run(scorer, budget=budget, seed=seed, **options)
+    scorer.value_empty  # scored with the method's first masks; gradient methods score it here, inside the timing
     seconds = time.perf_counter() - start
     extras = {"family": m.family, "absent": absent, "seed": seed, "budget_name": m.budget_name, "budget": budget,
               **details}
