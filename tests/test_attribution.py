@@ -190,6 +190,9 @@ def test_gradient_methods_on_zero_shot_model(clf, tweet):
     with torch.no_grad():  # the embedding path computes the same score as the token path
         assert float(f(f.tweet_embeds)[0]) == pytest.approx(scorer.value_full, abs=1e-4)
         assert float(f(f.baseline_embeds)[0]) == pytest.approx(scorer.value_empty, abs=1e-4)
+        # many points of the integration path in one batch (the cached prefix shared) = one at a time
+        path = [f.baseline_embeds + a * (f.tweet_embeds - f.baseline_embeds) for a in (0.0, 0.3, 0.7, 1.0)]
+        np.testing.assert_allclose(f(torch.cat(path)).numpy(), torch.cat([f(x) for x in path]).numpy(), atol=1e-4)
     ig = explain(clf, tweet, method="integrated_gradients", budget=8)
     assert ig.extras["absent"] == "baseline" and np.isfinite(ig.extras["convergence_delta"])
     # completeness: the scores sum to f(x) - f(baseline) up to the convergence delta

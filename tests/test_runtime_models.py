@@ -82,3 +82,12 @@ def test_hub_model_loads_when_online(runtime):
         pytest.skip("needs the Hugging Face hub, which cannot be reached from here")
     model, tok = load_model("smollm2-360m", runtime)
     assert tok.padding_side == "left"
+
+
+def test_colab_without_gpu_gets_advice(monkeypatch, capsys):
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    rt = setup(seed=0, device="cpu")
+    assert rt.in_colab and "Change runtime type > T4 GPU" in capsys.readouterr().out

@@ -117,6 +117,9 @@ def setup(seed: int = 0, device: str | None = None, load_in_4bit: bool | None = 
         print(rt.summary())
         if load_in_4bit is None and dev.type != "cuda":
             print("interp_kit: no CUDA GPU, so 4-bit quantization is off and models load in full precision.")
+        if rt.in_colab and dev.type == "cpu":
+            print("interp_kit: this Colab runtime has no GPU. The lessons run on CPU with the small offline model; "
+                  "for a larger model and faster runs pick Runtime > Change runtime type > T4 GPU, then rerun.")
     return rt
 
 
