@@ -244,3 +244,14 @@ def test_registry():
     assert get_method("integrated_gradients").family == "gradient" and get_method("lime").family == "perturbation"
     assert get_method("shapley_value_sampling").estimate_cost(10, 20) == 201
     assert get_method("Feature-Ablation").name == "feature_ablation"
+
+
+def test_every_method_explains_a_one_word_tweet(clf):
+    """Real tweets can be one word; shap's text masker and captum's KernelShap cannot sample one feature, so the
+    kit gives the exact Shapley value there: f(all) - f(none)."""
+    for method in list_methods():
+        budget = 10 if get_method(method).budget_name else None
+        a = explain(clf, "awesome", method=method, budget=budget)
+        assert a.features == ("awesome",) and np.all(np.isfinite(a.scores)), method
+        if get_method(method).efficient and get_method(method).family == "perturbation":  # IG: up to its delta
+            assert a.scores[0] == pytest.approx(a.value_full - a.value_empty, abs=1e-4), method

@@ -110,8 +110,12 @@ def captum_kernel_shap(scorer: MaskScorer, budget=None, seed: int = 0, **options
     """KernelSHAP: a weighted linear fit over `budget` random coalitions (captum's KernelShap)."""
     from captum.attr import KernelShap
 
-    x, base, fmask = _captum_inputs(scorer.n_features)
     n_samples = int(budget)
+    if scorer.n_features == 1:  # captum cannot sample coalitions of one feature; its Shapley value is exact here
+        return np.array([scorer.value_full - scorer.value_empty]), {
+            "n_samples": n_samples, "requested_evaluations": 0,
+            "note": "one feature: its Shapley value is f(all) - f(none)"}
+    x, base, fmask = _captum_inputs(scorer.n_features)
     scores, asked = run_captum_planned(
         scorer, lambda f: KernelShap(f).attribute(x, baselines=base, feature_mask=fmask, n_samples=n_samples,
                                                   perturbations_per_eval=_BIG_BATCH), seed)
@@ -212,6 +216,10 @@ def shap_partition(scorer: MaskScorer, budget=None, seed: int = 0, shap_batch_si
     """
     import shap
 
+    if scorer.n_features == 1:  # shap's text masker cannot cluster one token; one player gets the whole gain
+        return np.array([scorer.value_full - scorer.value_empty]), {
+            "max_evals": int(budget), "requested_evaluations": 0, "shap_batch_size": shap_batch_size,
+            "shap_base_value": scorer.value_empty, "note": "one feature: its Shapley value is f(all) - f(none)"}
     tok = _FeatureTokenizer(scorer.tweet.text, scorer.spans)
     masker = shap.maskers.Text(tok, mask_token=_FeatureTokenizer.MASK, collapse_mask_token=False,
                                output_type="token_ids")
