@@ -31,3 +31,15 @@ def test_notebook_has_no_outputs_and_opens_with_setup(path):
     assert "colab.research.google.com" in "".join(nb["cells"][0]["source"])
     for cell in code:  # lessons use the public API only
         assert "interp_kit._" not in "".join(cell["source"])
+
+
+def test_readme_links_every_lesson_to_colab_and_its_pictures_exist():
+    import re
+
+    from interp_kit.lessons import colab_url
+
+    readme = (ROOT / "README.md").read_text()
+    for stem, _, _ in LESSONS:
+        assert f"(notebooks/{stem}.ipynb)" in readme and colab_url(stem) in readme, stem
+    pictures = re.findall(r"!\[[^\]]*\]\((docs/[^)]+)\)", readme)
+    assert pictures and all((ROOT / p).is_file() for p in pictures), pictures

@@ -86,3 +86,16 @@ def test_notebook_outputs_are_scanned_for_tokens(tmp_path):
     assert "1 failed, 1 passed" in r.stdout, r.stdout[-2000:]
     assert "leaky.ipynb" in r.stdout and "token-like text ['hf_No…']" in r.stdout
     assert "NotARealToken" not in r.stdout  # the report itself leaks nothing
+
+
+def test_results_get_the_usual_file_mode(tmp_path):
+    """Temporary files are owner-only; the renamed results must be readable like any file the user writes."""
+    umask = os.umask(0o022)
+    try:
+        f = atomic_write_json(tmp_path / "m.json", {"a": 1})
+        with atomic_dir(tmp_path / "adapter") as d:
+            (d / "w.bin").write_bytes(b"1")
+    finally:
+        os.umask(umask)
+    assert f.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "adapter").stat().st_mode & 0o777 == 0o755
