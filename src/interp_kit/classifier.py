@@ -300,15 +300,8 @@ class PrefixCache:
         ids = torch.tensor([classifier.prefix_ids], device=classifier.device)
         with torch.inference_mode(), classifier.model_context():
             out = classifier.model(input_ids=ids, use_cache=True)
-        self.cache = out.past_key_values
-        self.tensors = cache_tensors(out.past_key_values)
+        self.kv = SharedKV(out.past_key_values)
         self.length = len(classifier.prefix_ids)
-
-    def batch_cache(self, n: int, length: int | None = None):
-        """A cache holding the first `length` cached positions (default: all), repeated for n rows (no copy)."""
-        length = self.length if length is None else length
-        return cache_from_tensors(self.cache, [(k[:, :, :length].expand(n, -1, -1, -1),
-                                                v[:, :, :length].expand(n, -1, -1, -1)) for k, v in self.tensors])
 
     @torch.inference_mode()
     def label_logits(self, continuations: list[list[int]], with_log_z: bool = False):
@@ -327,7 +320,7 @@ class PrefixCache:
         position_ids = (self.length + torch.arange(width)).unsqueeze(0).expand(n, -1)
         with clf.model_context():
             logits = clf.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=position_ids.to(dev),
-                               past_key_values=self.batch_cache(n), use_cache=True,
+                               past_key_values=self.kv.batch(n), use_cache=True,
                                logits_to_keep=keep.to(dev)).logits
         col = torch.searchsorted(keep, last).to(dev)
         logits = logits[torch.arange(n, device=dev), col].float()
@@ -337,24 +330,31 @@ class PrefixCache:
         return label_logits
 
 
-def cache_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(keys, values) of each layer of a transformers cache (layered caches, or the older key_cache lists)."""
-    if hasattr(cache, "layers"):
-        return [(layer.keys, layer.values) for layer in cache.layers]
-    return list(zip(cache.key_cache, cache.value_cache))
+class SharedKV:
+    """The keys/values of one encoded sequence (its first `length` positions), handed to a batch of continuations
+    as expanded views: no copy per row, and the encoded cache itself is never modified."""
 
+    def __init__(self, past_key_values, length: int | None = None):
+        self.template = past_key_values
+        if hasattr(past_key_values, "layers"):  # the layered caches of recent transformers
+            tensors = [(layer.keys, layer.values) for layer in past_key_values.layers]
+        else:
+            tensors = list(zip(past_key_values.key_cache, past_key_values.value_cache))
+        self.tensors = [(k[:, :, :length], v[:, :, :length]) for k, v in tensors]
 
-def cache_from_tensors(template, tensors):
-    """A cache of the template's kind holding the given per-layer (keys, values); the template is untouched."""
-    cache = copy.copy(template)
-    if hasattr(template, "layers"):
-        cache.layers = [copy.copy(layer) for layer in template.layers]
-        for layer, (k, v) in zip(cache.layers, tensors):
-            layer.keys, layer.values = k, v
-    else:
-        cache.key_cache = [k for k, _ in tensors]
-        cache.value_cache = [v for _, v in tensors]
-    return cache
+    def batch(self, n: int, length: int | None = None):
+        """A cache of the template's kind with the first `length` positions (default: all) for n rows."""
+        rows = [(k[:, :, :length].expand(n, -1, -1, -1), v[:, :, :length].expand(n, -1, -1, -1))
+                for k, v in self.tensors]
+        cache = copy.copy(self.template)
+        if hasattr(self.template, "layers"):
+            cache.layers = [copy.copy(layer) for layer in self.template.layers]
+            for layer, (k, v) in zip(cache.layers, rows):
+                layer.keys, layer.values = k, v
+        else:
+            cache.key_cache = [k for k, _ in rows]
+            cache.value_cache = [v for _, v in rows]
+        return cache
 
 
 def _has_adapter(model) -> bool:

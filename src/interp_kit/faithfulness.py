@@ -93,15 +93,14 @@ def _check(scorer: MaskScorer, scores) -> np.ndarray:
 
 def _score_masks(scorer: MaskScorer, masks) -> np.ndarray:
     """Scores of mask rows: all-present/all-absent rows take the scorer's own values (so curves end exactly there);
-    the other distinct rows go to the model in one batched call."""
+    the others go to the model in one batched call."""
     masks = np.asarray(masks, bool).reshape(-1, scorer.n_features)
     out = np.empty(len(masks))
     full, empty = masks.all(1), ~masks.any(1)
     out[full], out[empty] = scorer.value_full, scorer.value_empty
     rest = ~(full | empty)
     if rest.any():
-        unique, inverse = np.unique(masks[rest], axis=0, return_inverse=True)
-        out[rest] = np.asarray(scorer(unique), float)[inverse.reshape(-1)]
+        out[rest] = np.asarray(scorer(masks[rest]), float)
     return out
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..classifier import QUANTITIES, TweetTokens, ZeroShotClassifier, cache_from_tensors, cache_tensors
+from ..classifier import QUANTITIES, SharedKV, TweetTokens, ZeroShotClassifier
 
 __all__ = ["Attribution", "MaskScorer"]
 
@@ -97,8 +97,7 @@ class MaskScorer:
         self.baseline_token_id = baseline_token_id if baseline_token_id is not None else classifier.tokenizer.pad_token_id
         self.batch_size, self.pad_slack = batch_size, pad_slack
         self.n_evaluations = 0
-        self._kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # full prompt's keys/values per layer
-        self._cache_template = None
+        self._kv: SharedKV | None = None  # the full prompt's keys/values, up to the end of the tweet
         tt = self.tweet
         if granularity == "word":
             self.features = tt.words
@@ -148,8 +147,7 @@ class MaskScorer:
         with clf.model_context():
             out = clf.model(input_ids=ids, use_cache=True, logits_to_keep=1)
         n_shared = len(clf.prefix_ids) + len(self.tweet.token_ids)  # the prefix and the tweet: what masks can share
-        self._kv = [(k[:, :, :n_shared], v[:, :, :n_shared]) for k, v in cache_tensors(out.past_key_values)]
-        self._cache_template = out.past_key_values
+        self._kv = SharedKV(out.past_key_values, n_shared)
         self.n_evaluations += 1
         logits = out.logits[:, -1].float()
         return logits[:, list(clf.label_token_ids)], torch.logsumexp(logits, dim=-1)
@@ -182,9 +180,7 @@ class MaskScorer:
             positions[i] = p + sh + torch.arange(width)
         last = torch.tensor([len(new) - 1 for _, new in rows])
         keep = torch.unique(last)  # compute logits only at the positions that are read
-        cache = cache_from_tensors(self._cache_template, [(k[:, :, :p + s].expand(n, -1, -1, -1),
-                                                            v[:, :, :p + s].expand(n, -1, -1, -1))
-                                                           for k, v in self._kv])
+        cache = self._kv.batch(n, p + s)
         dev = clf.device
         with clf.model_context():
             logits = clf.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev),
@@ -197,6 +193,8 @@ class MaskScorer:
         add_empty = self._empty is None  # score the all-absent prompt in the same forward passes as these masks
         if add_empty:
             masks = np.vstack([masks, np.zeros((1, self.n_features), bool)])
+        masks, inverse = np.unique(masks, axis=0, return_inverse=True)  # each distinct mask is scored once
+        inverse = torch.as_tensor(np.asarray(inverse).reshape(-1))
         rows = self._rows(masks)
         order = np.argsort([len(new) for _, new in rows], kind="stable")  # similar widths together
         out = torch.empty(len(masks), len(self.clf.label_token_ids))
@@ -206,6 +204,7 @@ class MaskScorer:
             out[torch.as_tensor(idx)] = lg.cpu()
             log_z[torch.as_tensor(idx)] = z.cpu()
         self.n_evaluations += len(masks)
+        out, log_z = out[inverse], log_z[inverse]
         if add_empty:
             self._empty = (out[-1:], log_z[-1:])
             out, log_z = out[:-1], log_z[:-1]

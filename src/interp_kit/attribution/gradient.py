@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..classifier import cache_from_tensors, cache_tensors
+from ..classifier import SharedKV
 from .core import MaskScorer
 
 __all__ = ["EmbeddingForward", "integrated_gradients", "saliency", "input_x_gradient"]
@@ -52,8 +52,7 @@ class EmbeddingForward(torch.nn.Module):
             # no_grad, not inference_mode: cached keys/values must be usable inside an autograd graph
             with clf.model_context():
                 out = model(input_ids=torch.tensor([clf.prefix_ids], device=dev), use_cache=True)
-        self.cache = out.past_key_values
-        self.cache_tensors = cache_tensors(out.past_key_values)
+        self.kv = SharedKV(out.past_key_values)
         self.prefix_length = len(clf.prefix_ids)
         self.n_forward = 0
 
@@ -62,8 +61,7 @@ class EmbeddingForward(torch.nn.Module):
         b = tweet_embeds.shape[0]
         x = torch.cat([tweet_embeds.to(self.dtype), self.suffix_embeds.expand(b, -1, -1)], dim=1)
         width = x.shape[1]
-        cache = cache_from_tensors(self.cache, [(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1))
-                                                for k, v in self.cache_tensors])  # the prefix, shared by all rows
+        cache = self.kv.batch(b)  # the prefix, shared by all rows
         dev = x.device
         mask = torch.ones(b, self.prefix_length + width, dtype=torch.long, device=dev)
         positions = (self.prefix_length + torch.arange(width, device=dev)).unsqueeze(0).expand(b, -1)

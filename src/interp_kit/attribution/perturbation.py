@@ -27,17 +27,11 @@ _BIG_BATCH = 4096  # masks handed to captum / shap per call; MaskScorer splits t
 
 
 def score_masks(scorer: MaskScorer, masks) -> np.ndarray:
-    """The explained quantity for each mask row, scored in length-sorted batches (rows may repeat)."""
+    """The explained quantity for each mask row (rows may repeat; the scorer scores each distinct one once)."""
     masks = np.atleast_2d(np.asarray(masks, dtype=bool))
     if len(masks) == 0:
         return np.zeros(0)
-    uniq, inverse = np.unique(masks, axis=0, return_inverse=True)
-    # fewer kept tokens = shorter continuation; neighbours in a batch then pad to similar widths
-    n_tokens = np.array([len(scorer.continuation(m)) for m in uniq])
-    order = np.argsort(n_tokens, kind="stable")
-    values = np.empty(len(uniq))
-    values[order] = scorer(uniq[order])
-    return values[np.asarray(inverse).reshape(-1)]
+    return np.asarray(scorer(masks), dtype=float)
 
 
 def run_captum_planned(scorer: MaskScorer, attribute, seed: int):
