@@ -45,9 +45,8 @@ model, tokenizer = load_model(cfg.model, runtime)
 clf = ZeroShotClassifier(model, tokenizer, label_names=("negative", "positive"))
 DATA = "offline"  # or e.g. "tweet_sentiment_extraction/train.csv"
 data = load_tweets(DATA, label_space="binary")
-evals = data.subset(min(cfg.n_eval, len(data) // 2), seed=0)
-held_out = set(evals.ids)
-train = data.take([i for i, k in enumerate(data.ids) if k not in held_out]).subset(cfg.n_train, seed=0)
+train, evals = data.split(min(cfg.n_eval, len(data) // 2), seed=0)  # disjoint, stratified
+train = train.subset(cfg.n_train, seed=0)
 print(f"train: {train}\neval:  {evals}")
 
 # %%

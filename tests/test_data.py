@@ -57,3 +57,13 @@ def test_empty_and_non_string_texts_are_dropped_and_counted(tmp_path):
                   "label": [2, 0, 2, 0]}).to_csv(path, index=False)
     t = load_tweets(str(path))
     assert t.texts == ["good day", "bad day"] and t.n_dropped == 2 and t.labels == ["positive", "negative"]
+
+
+def test_split_is_disjoint_stratified_and_seeded():
+    data = load_tweets("offline", label_space="binary")
+    train, evals = data.split(40, seed=0)
+    assert len(evals) == 40 and len(train) == len(data) - 40 and not set(train.ids) & set(evals.ids)
+    assert evals.labels.count("negative") == evals.labels.count("positive") == 20
+    assert data.split(40, seed=0)[1].ids == evals.ids != data.split(40, seed=1)[1].ids
+    rest, everything = data.split(len(data) + 5)
+    assert len(rest) == 0 and everything.ids == data.ids

@@ -70,17 +70,12 @@ def _load_data(args, names):
     if eval_source != train_source:
         return (load_tweets(train_source, n=args.train_subset, **kw),
                 load_tweets(eval_source, n=args.eval_subset, **kw))
-    # one file: a seeded stratified split into disjoint train and eval parts
-    from sklearn.model_selection import train_test_split
-
+    # one file: a seeded stratified split into disjoint train and eval parts (zero-shot only on a small file:
+    # evaluate on all of it)
     pool = load_tweets(source, **kw)
-    n_eval = min(args.eval_subset, len(pool) // 2) if args.finetune else min(args.eval_subset, len(pool))
-    if n_eval >= len(pool):  # zero-shot only on a small file: evaluate on all of it
-        return pool.take([]), pool
-    rest, eval_idx = train_test_split(range(len(pool)), test_size=n_eval, random_state=args.seed,
-                                      stratify=pool.labels)
-    train = pool.take(sorted(rest)).subset(args.train_subset, seed=args.seed)
-    return train, pool.take(sorted(eval_idx))
+    n_eval = min(args.eval_subset, len(pool) // 2) if args.finetune else args.eval_subset
+    train, evals = pool.split(n_eval, seed=args.seed)
+    return train.subset(args.train_subset, seed=args.seed), evals
 
 
 def run(args) -> dict:

@@ -96,6 +96,16 @@ class Tweets:
         idx, _ = train_test_split(np.arange(len(self)), train_size=n, random_state=seed, stratify=self.labels)
         return self.take(sorted(idx))
 
+    def split(self, n_eval: int, seed: int = 0) -> tuple["Tweets", "Tweets"]:
+        """Disjoint (rest, eval) parts: eval is a seeded stratified sample of n_eval (all of it when n_eval >= len)."""
+        if n_eval >= len(self):
+            return self.take([]), self
+        from sklearn.model_selection import train_test_split
+
+        rest, evals = train_test_split(np.arange(len(self)), test_size=n_eval, random_state=seed,
+                                       stratify=self.labels)
+        return self.take(sorted(rest)), self.take(sorted(evals))
+
 
 def offline_sample_path() -> Path:
     """The kit's own hand-written sample (data/offline_tweets.csv), shipped inside the package too."""
