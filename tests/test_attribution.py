@@ -97,12 +97,14 @@ def test_deleting_a_word_matches_deleting_it_from_the_text(clf, kaggle_test_csv)
         _assert_same_sequences(clf, scorer, _captum_input(clf, list(scorer.features)))
 
 
-@pytest.mark.parametrize("absent", ["delete", "baseline"])
-def test_mask_scorer_equals_plain_forward(clf, kaggle_test_csv, absent):
-    """The scorer reuses the full prompt's KV cache up to each mask's first absent token; random masks on a
-    real tweet score the same as full prompts run through the model one batch at a time, without any cache."""
+@pytest.mark.parametrize("absent, pack_tokens", [("delete", None), ("baseline", None), ("delete", 48),
+                                                  ("delete", 0), ("baseline", 0)])
+def test_mask_scorer_equals_plain_forward(clf, kaggle_test_csv, absent, pack_tokens):
+    """The scorer reuses the prompt's keys/values up to each mask's first absent token, packing masked prompts
+    into one sequence (CPU default; 48 tokens forces several packed passes) or padding them into batches (0, the
+    GPU default); random masks on a real tweet score the same as full prompts run without any cache."""
     text = next(t for t in load_tweets(str(kaggle_test_csv), label_space="binary").texts if len(t.split()) >= 12)
-    scorer = MaskScorer(clf, text, absent=absent, batch_size=7)
+    scorer = MaskScorer(clf, text, absent=absent, batch_size=7, pack_tokens=pack_tokens)
     rng = np.random.default_rng(0)
     masks = rng.random((24, scorer.n_features)) < 0.6
     masks[0], masks[1] = True, False
@@ -111,6 +113,26 @@ def test_mask_scorer_equals_plain_forward(clf, kaggle_test_csv, absent):
     plain_logits, plain_z = clf.label_logits_from_ids(full, with_log_z=True)
     np.testing.assert_allclose(ours_logits.numpy(), plain_logits.numpy(), atol=1e-4, rtol=0)
     np.testing.assert_allclose(ours_z.numpy(), plain_z.numpy(), atol=1e-4, rtol=0)
+
+
+def test_packed_attention_runs_per_prompt_and_is_restored(clf, tweet, monkeypatch):
+    """On CPU the packed masked prompts go through the per-prompt attention (a Llama model qualifies), the model's
+    own attention setting is back afterwards, and the scores equal the padded-batch path's."""
+    from interp_kit.attribution import core
+
+    calls, real = [], core._packed_attention
+
+    def spy(*args, packed_segments=None, **kwargs):
+        calls.append(packed_segments is not None)
+        return real(*args, packed_segments=packed_segments, **kwargs)
+
+    monkeypatch.setattr(core, "_packed_attention", spy)
+    before = clf.model.config._attn_implementation
+    packed = explain(clf, tweet, method="shapley_value_sampling", budget=3, pack_tokens=1024)
+    assert calls and all(calls)  # every layer of every packed pass: per-prompt attention
+    assert clf.model.config._attn_implementation == before
+    padded = explain(clf, tweet, method="shapley_value_sampling", budget=3, pack_tokens=0)
+    np.testing.assert_allclose(packed.scores, padded.scores, atol=1e-4, rtol=0)
 
 
 def test_shapley_value_sampling_matches_llm_attribution(clf, short_tweets):

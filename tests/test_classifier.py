@@ -1,5 +1,6 @@
 """The zero-shot classifier: prompt pieces, label tokens, batching and accuracy on real tweets."""
 import numpy as np
+import torch
 import pytest
 
 from interp_kit import LabelWordError, PrefixCache, ZeroShotClassifier, evaluate, load_tweets
@@ -56,6 +57,33 @@ def test_prefix_cache_matches_full_prompts(clf, real_binary):
         np.testing.assert_allclose(clf.label_logits(texts, batch_size=4), full, atol=1e-4, rtol=0)
     finally:
         clf.use_prefix_cache = True
+
+
+def test_prefix_cache_follows_model_changes(clf, real_binary):
+    """The prefix's keys/values are kept across calls and texts, and encoded afresh when the weights change in
+    place (as an optimizer step does): scores always equal full prompts run without any cache."""
+    texts = real_binary.texts[:4]
+    before = clf.label_logits(texts)
+    kv = clf.prefix_kv()
+    assert clf.prefix_kv() is kv  # reused while the model is unchanged
+    weight = clf.model.model.layers[0].self_attn.k_proj.weight
+    try:
+        with torch.no_grad():
+            weight.mul_(2.0)  # an in-place change of a layer the prefix runs through (exactly undone below)
+        assert clf.prefix_kv() is not kv
+        changed = clf.label_logits(texts)
+        full = np.stack([clf.label_logits_from_ids([clf.prompt_ids(t)])[0].numpy() for t in texts])
+        np.testing.assert_allclose(changed, full, atol=1e-4, rtol=0)
+        assert np.abs(changed - before).max() > 1e-2
+    finally:
+        with torch.no_grad():
+            weight.div_(2.0)
+    np.testing.assert_array_equal(clf.label_logits(texts), before)
+    clf.clear_prefix_cache()
+    with torch.inference_mode():  # as the masked scorer asks for it; gradient methods reuse the same tensors
+        keys = clf.prefix_kv().tensors[0][0]
+    assert not keys.is_inference()
+    np.testing.assert_array_equal(clf.label_logits(texts), before)
 
 
 def test_probabilities_and_a_real_accuracy(clf, real_binary):

@@ -14,7 +14,8 @@ __all__ = ["explain", "explain_many"]
 
 def explain(classifier, text: str, method: str = "shap", target: str | None = None, budget: int | None = None,
             granularity: str = "word", quantity: str = "log_odds", absent: str | None = None, seed: int = 0,
-            batch_size: int = 64, baseline_token_id: int | None = None, **options) -> Attribution:
+            batch_size: int = 64, baseline_token_id: int | None = None, pack_tokens: int | None = None,
+            **options) -> Attribution:
     """Attribute one label's score to the tweet's words (or tokens) with a registered method.
 
     Only the tweet is explained: the instruction, chat template and answer cue are fixed context. One label is
@@ -38,6 +39,8 @@ def explain(classifier, text: str, method: str = "shap", target: str | None = No
             the only choice for gradient methods, whose baseline is that token's embedding).
         seed: seeds the sampling methods (captum draws from torch's generator; the global state is restored).
         batch_size: masked texts per forward pass.
+        pack_tokens: most tokens per forward pass when masked texts are packed into one sequence (0: padded
+            batches; default: 1024 on CPU, 0 on GPU; see `MaskScorer`).
         baseline_token_id: the token used by absent="baseline" (default: the tokenizer's pad token).
         **options: passed to the method (e.g. internal_batch_size for integrated gradients, shap_batch_size for shap).
     Returns:
@@ -52,7 +55,7 @@ def explain(classifier, text: str, method: str = "shap", target: str | None = No
     budget = budget if budget is not None and m.budget_name is not None else m.default_budget
     start = time.perf_counter()
     scorer = MaskScorer(classifier, text, target=target, quantity=quantity, granularity=granularity, absent=absent,
-                        baseline_token_id=baseline_token_id, batch_size=batch_size)
+                        baseline_token_id=baseline_token_id, batch_size=batch_size, pack_tokens=pack_tokens)
     scores, details = m.run(scorer, budget=budget, seed=seed, **options)
     scorer.value_empty  # scored with the method's first masks; gradient methods score it here, inside the timing
     seconds = time.perf_counter() - start

@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..classifier import SharedKV
 from .core import MaskScorer
 
 __all__ = ["EmbeddingForward", "integrated_gradients", "saliency", "input_x_gradient"]
@@ -49,10 +48,7 @@ class EmbeddingForward(torch.nn.Module):
             self.suffix_embeds = self.embed(torch.tensor(clf.suffix_ids, device=dev)).unsqueeze(0)
             base = self.embed(torch.tensor([scorer.baseline_token_id], device=dev)).float()
             self.baseline_embeds = base.expand_as(self.tweet_embeds[0]).unsqueeze(0).clone()
-            # no_grad, not inference_mode: cached keys/values must be usable inside an autograd graph
-            with clf.model_context():
-                out = model(input_ids=torch.tensor([clf.prefix_ids], device=dev), use_cache=True)
-        self.kv = SharedKV(out.past_key_values)
+        self.kv = clf.prefix_kv()  # made under no_grad, so usable inside an autograd graph
         self.prefix_length = len(clf.prefix_ids)
         self.n_forward = 0
 

@@ -1,11 +1,11 @@
 """Perturbation methods: score the tweet with words removed, many masks per forward pass.
 
 Every method here sees the model only through `MaskScorer`: a 0/1 mask over the tweet's features goes in, the
-explained quantity comes out, and the prompt prefix is encoded once and reused from the KV cache.
+explained quantity comes out; the instruction's and the tweet's keys/values are computed once and reused.
 
 Captum's algorithms are run in two passes ("plan, then score"): the first pass runs the algorithm with a forward
-function that only records which masks it asks for; those masks are de-duplicated, sorted by length (little
-padding) and scored in large batches; the second pass replays the algorithm with the same random seed and
+function that only records which masks it asks for; those masks are de-duplicated and scored together (packed
+into few forward passes); the second pass replays the algorithm with the same random seed and
 answers every request from that table. The values are exactly captum's (same seed, same masks, same arithmetic);
 only the model calls are batched. Captum's `LLMAttribution` instead runs one masked prompt per forward pass.
 """
