@@ -382,30 +382,28 @@ class SharedKV:
         return cache
 
 
-def _adapter_flags(model) -> tuple:
-    """Which adapters each LoRA layer has active and whether it is disabled (empty for a plain model)."""
+def _lora_layers(model) -> list:
+    """The model's LoRA (peft tuner) layers; none for a plain model or without peft."""
     try:
         from peft.tuners.tuners_utils import BaseTunerLayer
     except ImportError:
-        return ()
-    return tuple((tuple(m.active_adapters), m.disable_adapters, m.merged) for m in model.modules()
-                 if isinstance(m, BaseTunerLayer))
+        return []
+    return [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+
+
+def _adapter_flags(model) -> tuple:
+    """Which adapters each LoRA layer has active and whether it is disabled or merged (empty for a plain model)."""
+    return tuple((tuple(m.active_adapters), m.disable_adapters, m.merged) for m in _lora_layers(model))
 
 
 def _has_adapter(model) -> bool:
-    try:
-        from peft.tuners.tuners_utils import BaseTunerLayer
-    except ImportError:
-        return False
-    return any(isinstance(m, BaseTunerLayer) for m in model.modules())
+    return bool(_lora_layers(model))
 
 
 @contextmanager
 def _adapters_disabled(model):
     """Turn every LoRA layer off for the duration (what PeftModel.disable_adapter does, for any wrapper)."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+    layers = _lora_layers(model)
     before = [m._disable_adapters for m in layers]
     for m in layers:
         m._disable_adapters = True

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .classifier import PromptTemplate, ZeroShotClassifier, _has_adapter
+from .classifier import PromptTemplate, ZeroShotClassifier, _has_adapter, _lora_layers
 from .data import LABEL_SPACES
 from .io import atomic_dir, atomic_write_json, save_figure, to_jsonable
 
@@ -212,12 +212,6 @@ def label_loss(classifier: ZeroShotClassifier, tweets, batch_size: int = 16) -> 
 def _base_of(model):
     get_base = getattr(model, "get_base_model", None)
     return get_base() if callable(get_base) else model
-
-
-def _lora_layers(model):
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    return [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
 
 
 @contextmanager

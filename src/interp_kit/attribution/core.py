@@ -217,6 +217,7 @@ class MaskScorer:
             allowed[o:o + n, p:p + sh] = True  # the tweet tokens it shares (cached, or this pass's source)
             allowed[o:o + n, c + o:c + o + n] = torch.ones(n, n, dtype=torch.bool).tril()
         last = torch.tensor([o + n - 1 for _, o, n in segments[1 if source else 0:]])
+        # the exact mask of the packed square: what sdpa/eager attention uses, and the fallback of _packed_attention
         if getattr(clf.model.config, "_attn_implementation", None) == "sdpa":
             mask = allowed[None, None]  # sdpa takes boolean masks (faster than additive ones)
         else:
