@@ -39,7 +39,7 @@ def captum_input(clf, words):
 def run_llm_attribution(clf, algorithm, text, target, seed, **kwargs):
     from captum.attr import LLMAttribution
 
-    from interp_kit import MaskScorer
+    from interp_kit.attribution import MaskScorer
 
     words = list(MaskScorer(clf, text, target=target).features)
     token = torch.tensor([clf.label_token_ids[clf.label_index(target)]])
@@ -54,7 +54,7 @@ def throughput(clf, texts, n_samples, seed, batch_size):
     """Computed tokens/s of MaskScorer and of a plain batched forward over the same ShapleyValueSampling masks."""
     from captum.attr import ShapleyValueSampling
 
-    from interp_kit import MaskScorer
+    from interp_kit.attribution import MaskScorer
     from interp_kit.attribution import score_masks
 
     ours_s = plain_s = 0.0

@@ -114,7 +114,8 @@ faith
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from interp_kit import MaskScorer, deletion_curve, plot_curves
+from interp_kit import deletion_curve, plot_curves
+from interp_kit.attribution import MaskScorer
 
 first = sample.texts[0]
 scorer = MaskScorer(zero_shot, first, target=sample.labels[0])

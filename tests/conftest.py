@@ -47,3 +47,31 @@ def kaggle_train_csv():
     if not path.exists():
         pytest.skip(f"real data not found at {path} (set INTERP_KIT_SHARED_DATA)")
     return path
+
+
+class _DeprecationLog:
+    """Collects the deprecation notices transformers logs (not warns) when it is called the old way."""
+
+    def __init__(self):
+        import logging
+
+        self.records = []
+        self.handler = logging.Handler(level=logging.WARNING)
+        self.handler.emit = lambda record: self.records.append(record.getMessage()) \
+            if "deprecated" in record.getMessage().lower() else None
+
+
+@pytest.fixture(autouse=True)
+def no_deprecated_transformers_calls():
+    """Fail a test whose calls make transformers log a deprecation (its warnings are errors via pyproject)."""
+    import logging
+
+    log = _DeprecationLog()
+    logger = logging.getLogger("transformers")
+    logger.addHandler(log.handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(log.handler)
+    if log.records:
+        pytest.fail(f"the kit called transformers in a deprecated way: {log.records}")

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from interp_kit import MaskScorer, load_tweets
+from interp_kit import load_tweets
+from interp_kit.attribution import MaskScorer
 from interp_kit.attribution import (all_subset_masks, explain, explain_many, get_method, list_methods, score_masks,
                                     shapley_from_subsets)
 
@@ -118,15 +119,15 @@ def test_mask_scorer_equals_plain_forward(clf, kaggle_test_csv, absent, pack_tok
 def test_packed_attention_runs_per_prompt_and_is_restored(clf, tweet, monkeypatch):
     """On CPU the packed masked prompts go through the per-prompt attention (a Llama model qualifies), the model's
     own attention setting is back afterwards, and the scores equal the padded-batch path's."""
-    from interp_kit.attribution import core
+    from interp_kit.engine import packed as core
 
-    calls, real = [], core._packed_attention
+    calls, real = [], core.packed_attention
 
     def spy(*args, packed_segments=None, **kwargs):
         calls.append(packed_segments is not None)
         return real(*args, packed_segments=packed_segments, **kwargs)
 
-    monkeypatch.setattr(core, "_packed_attention", spy)
+    monkeypatch.setattr(core, "packed_attention", spy)
     before = clf.model.config._attn_implementation
     packed = explain(clf, tweet, method="shapley_value_sampling", budget=3, pack_tokens=1024)
     assert calls and all(calls)  # every layer of every packed pass: per-prompt attention
@@ -205,10 +206,8 @@ def test_lime_and_explain_many(clf, short_tweets):
 
 
 def test_gradient_methods_on_zero_shot_model(clf, tweet):
-    from interp_kit.attribution.gradient import EmbeddingForward
-
     scorer = MaskScorer(clf, tweet, absent="baseline")
-    f = EmbeddingForward(scorer)
+    f = scorer.embedding_forward()
     with torch.no_grad():  # the embedding path computes the same score as the token path
         assert float(f(f.tweet_embeds)[0]) == pytest.approx(scorer.value_full, abs=1e-4)
         assert float(f(f.baseline_embeds)[0]) == pytest.approx(scorer.value_empty, abs=1e-4)

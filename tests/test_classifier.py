@@ -3,7 +3,8 @@ import numpy as np
 import torch
 import pytest
 
-from interp_kit import LabelWordError, PrefixCache, ZeroShotClassifier, evaluate, load_tweets
+from interp_kit import LabelWordError, ZeroShotClassifier, evaluate, load_tweets
+from interp_kit.classifier import PrefixCache
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from interp_kit import Attribution
-from interp_kit.explanation_metrics import (
+from interp_kit.viz import plot_agreement
+from interp_kit.evaluation.statistics import (
     UndefinedMetricWarning, agreement_matrix, compare_explanations, cosine, explanation_summary, gini, jaccard_top_k,
-    kendall, normalized_entropy, paired_comparison, plot_agreement, spearman, styled_table, top_k_overlap,
+    kendall, normalized_entropy, paired_comparison, spearman, styled_table, top_k_overlap,
 )
 
 

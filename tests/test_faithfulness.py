@@ -8,14 +8,16 @@ import warnings
 import numpy as np
 import pytest
 
-from interp_kit import Attribution, MaskScorer, load_tweets
-from interp_kit.explanation_metrics import UndefinedMetricWarning
-from interp_kit.faithfulness import (
+from interp_kit import Attribution, load_tweets
+from interp_kit.attribution import MaskScorer
+from interp_kit.evaluation.statistics import UndefinedMetricWarning
+from interp_kit.evaluation.faithfulness import (
     FAITHFULNESS_COLUMNS, comprehensiveness, curve_auc, deletion_curve, faithfulness_scores, faithfulness_table,
-    insertion_curve, loo_effects, loo_rank_correlation, plot_curves, random_attribution, sufficiency,
+    insertion_curve, loo_effects, loo_rank_correlation, random_attribution, sufficiency,
     summarize_by_method,
 )
-from interp_kit.plausibility import (
+from interp_kit.viz import plot_curves
+from interp_kit.evaluation.plausibility import (
     auprc, iou_at_k, plausibility_report, plausibility_table, rationale_mask, rationale_span, token_f1_at_k,
 )
 
@@ -236,7 +238,7 @@ def test_real_rationales_map_onto_words(kaggle_train_csv):
 
 def test_faithfulness_report_per_method_with_random_row(monkeypatch):
     """faithfulness_report on a linear stand-in for the model: means per method, random last, seeded."""
-    import interp_kit.faithfulness as fm
+    import interp_kit.evaluation.faithfulness as fm
 
     weights = {"a b c d e": [3.0, 0.0, 1.0, 0.0, -2.0], "f g h i": [0.0, 2.0, 0.0, 1.0]}
 

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from interp_kit import AdapterMismatchError, Tweets, ZeroShotClassifier, fine_tune, label_loss, load_adapter, \
-    load_model, load_tweets, run_finetune_stage, save_adapter
-from interp_kit.finetune import ADAPTER_METADATA
+    load_model, load_tweets, save_adapter
+from interp_kit.pipeline import run_finetune_stage
+from interp_kit.training import ADAPTER_METADATA
 
 pytestmark = pytest.mark.slow
 
@@ -164,7 +165,7 @@ def test_adapter_mismatch_is_a_clear_error(zs, trained, runtime, tmp_path):
 
 
 def test_interrupted_save_leaves_nothing(trained, tmp_path, monkeypatch):
-    import interp_kit.finetune as ft
+    import interp_kit.training.adapters as ft
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("interrupted while writing the metadata")

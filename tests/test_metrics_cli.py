@@ -22,7 +22,7 @@ def test_classification_metrics_by_hand():
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "interp_kit.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "interp_kit", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600)
 
 
@@ -86,19 +86,35 @@ def test_full_run_writes_every_seed_artifact(tmp_path):
 def test_interrupted_run_leaves_only_complete_files(tmp_path):
     """Ctrl-C while fine-tuning: the zero-shot files are whole, nothing is half-written, exit code 130."""
     import signal
+    import threading
     import time
 
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "interp_kit.cli", "run", "--finetune", "--train-subset", "64",
+    # A shell's background job inherits SIGINT ignored; the child restores the default handler, so the test does
+    # not depend on how pytest was launched.
+    proc = subprocess.Popen([sys.executable, "-m", "interp_kit", "run", "--finetune", "--train-subset", "64",
                              "--eval-subset", "16", "--output-dir", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    err_lines, training = [], threading.Event()
+
+    def read_stderr():  # the fine-tuning bar's first step says training is under way (no fixed sleep)
+        for line in iter(proc.stderr.readline, ""):
+            err_lines.append(line)
+            if "fine-tuning" in line and "step" in line:
+                training.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     deadline = time.time() + 300
-    while not (out / "zero_shot_confusion_matrix.png").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
-    time.sleep(3)  # fine-tuning under way
+    while not training.is_set() and proc.poll() is None and time.time() < deadline:
+        training.wait(0.2)
+    assert proc.poll() is None and training.is_set(), "the run ended before fine-tuning could be interrupted"
+    assert (out / "zero_shot_metrics.json").exists()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    err = "".join(err_lines)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-1500:]
     names = sorted(p.name for p in out.iterdir())
     assert "zero_shot_metrics.json" in names and "run_settings.json" not in names, names

@@ -29,6 +29,7 @@ def test_notebook_has_no_outputs_and_opens_with_setup(path):
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert "".join(code[0]["source"]) == SETUP_CELL
     assert "colab.research.google.com" in "".join(nb["cells"][0]["source"])
+    assert nb["metadata"].get("accelerator") == "GPU" and nb["metadata"]["colab"]["gpuType"] == "T4"  # Colab: GPU
     for cell in code:  # lessons use the public API only
         assert "interp_kit._" not in "".join(cell["source"])
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from interp_kit import atomic_dir, atomic_write_json
+from interp_kit.io import atomic_dir, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")

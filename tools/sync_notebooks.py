@@ -17,6 +17,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from interp_kit.lessons import SETUP_CELL, colab_url  # noqa: E402
 
 MARK = "# %% tags=[\"setup\"]"
+#: Notebook metadata that makes Colab open a lesson on a (free T4) GPU runtime.
+COLAB_METADATA = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
@@ -39,12 +41,14 @@ def ipynb_text(py_text: str) -> str:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    nb.metadata.update(COLAB_METADATA)  # Colab opens the lesson on a GPU runtime
     return jupytext.writes(nb, fmt="ipynb")
 
 
-def _cells(ipynb: str) -> list[tuple[str, str]]:
-    """What a pair must agree on: each cell's type and source (ids and metadata may differ)."""
-    return [(c.cell_type, c.source) for c in jupytext.reads(ipynb, fmt="ipynb").cells]
+def _cells(ipynb: str) -> list:
+    """What a pair must agree on: each cell's type and source, and the Colab runtime (ids may differ)."""
+    nb = jupytext.reads(ipynb, fmt="ipynb")
+    return [(c.cell_type, c.source) for c in nb.cells] + [{k: nb.metadata.get(k) for k in COLAB_METADATA}]
 
 
 def main(check: bool) -> int:

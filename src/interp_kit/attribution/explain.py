@@ -6,7 +6,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .core import Attribution, MaskScorer
+from .core import Explanation, MaskScorer
 from .registry import get_method
 
 __all__ = ["explain", "explain_many"]
@@ -15,7 +15,7 @@ __all__ = ["explain", "explain_many"]
 def explain(classifier, text: str, method: str = "shap", target: str | None = None, budget: int | None = None,
             granularity: str = "word", quantity: str = "log_odds", absent: str | None = None, seed: int = 0,
             batch_size: int = 64, baseline_token_id: int | None = None, pack_tokens: int | None = None,
-            **options) -> Attribution:
+            **options) -> Explanation:
     """Attribute one label's score to the tweet's words (or tokens) with a registered method.
 
     Only the tweet is explained: the instruction, chat template and answer cue are fixed context. One label is
@@ -23,56 +23,48 @@ def explain(classifier, text: str, method: str = "shap", target: str | None = No
     the two targets are exact negatives, so their mean is zero).
 
     Args:
-        classifier: a `ZeroShotClassifier` (zero-shot) or the fine-tuned classifier over a PeftModel.
+        classifier: a label-word classifier (zero-shot, or fine-tuned with its LoRA adapter on).
         text: the tweet.
         method: a name from `list_methods()` ("shap", "feature_ablation", "shapley_value_sampling", "kernel_shap",
-            "lime", "exact_shapley", "integrated_gradients", "saliency", "input_x_gradient").
+            "lime", "exact_shapley", "integrated_gradients", "saliency", "input_x_gradient", ...).
         target: the label to explain (default: the predicted label).
         budget: the method's budget (shap: max_evals; sampling methods: n_samples; integrated gradients:
-            n_steps); None uses the method's default. Methods without a budget (feature_ablation,
-            exact_shapley, saliency, input_x_gradient) ignore it, so one budget can be passed to every method.
+            n_steps); None uses the method's default. Methods without a budget ignore it, so one budget can be
+            passed to every method.
         granularity: "word" (default) or "token".
         quantity: what is explained (see `QUANTITIES`): "log_odds" (default: log p(target) - log(1 - p(target))
             under the softmax restricted to the label words), "probability", "logit" or "log_prob".
         absent: what a missing feature becomes: "delete" (its tokens are removed; default for perturbation
             methods) or "baseline" (each token is replaced by the baseline token, the pad token by default;
             the only choice for gradient methods, whose baseline is that token's embedding).
-        seed: seeds the sampling methods (captum draws from torch's generator; the global state is restored).
-        batch_size: masked texts per forward pass.
-        pack_tokens: most tokens per forward pass when masked texts are packed into one sequence (0: padded
-            batches; default: 1024 on CPU, 0 on GPU; see `MaskScorer`).
+        seed: seeds the sampling methods (the global random state is left as it was).
+        batch_size, pack_tokens: batching of masked texts (see `MaskedPrompts`).
         baseline_token_id: the token used by absent="baseline" (default: the tokenizer's pad token).
         **options: passed to the method (e.g. internal_batch_size for integrated gradients, shap_batch_size for shap).
     Returns:
-        An `Attribution`: features with spans in `text`, one score each, the values with all features present and
+        An `Explanation`: features with spans in `text`, one score each, the values with all features present and
         absent, the prediction, and the cost (model evaluations, seconds) plus method details in `extras`.
     """
     m = get_method(method)
-    absent = absent or m.absent
-    if m.family == "gradient" and absent != "baseline":
-        raise ValueError(f"'{m.name}' is a gradient method: it cannot delete tokens, it compares the tweet's "
-                         "embeddings with the baseline token's embedding. Use absent='baseline' (or leave it None).")
-    budget = budget if budget is not None and m.budget_name is not None else m.default_budget
+    absent = m.check_absent(absent)
+    budget = m.resolve_budget(budget)
     start = time.perf_counter()
     scorer = MaskScorer(classifier, text, target=target, quantity=quantity, granularity=granularity, absent=absent,
                         baseline_token_id=baseline_token_id, batch_size=batch_size, pack_tokens=pack_tokens)
-    scores, details = m.run(scorer, budget=budget, seed=seed, **options)
-    scorer.value_empty  # scored with the method's first masks; gradient methods score it here, inside the timing
+    scores, details = m.attribute(scorer, budget=budget, seed=seed, **options)
+    value_full, value_empty = scorer.value_full, scorer.value_empty  # part of the cost when a method did not ask
     seconds = time.perf_counter() - start
     extras = {"family": m.family, "absent": absent, "seed": seed, "budget_name": m.budget_name, "budget": budget,
-              **details}
+              "citation": m.citation, **details}
     if absent == "baseline":
         extras["baseline_token_id"] = int(scorer.baseline_token_id)
     if m.efficient:
-        extras["efficiency_gap"] = float(np.sum(scores) - (scorer.value_full - scorer.value_empty))
-    result = scorer.result(scores, m.name, seconds, extras)
-    if m.family == "gradient":
-        result.n_evaluations = scorer.n_evaluations + int(details.get("requested_evaluations", 0))
-    return result
+        extras["efficiency_gap"] = float(np.sum(scores) - (value_full - value_empty))
+    return scorer.result(scores, m.name, seconds, extras)
 
 
 def explain_many(classifier, texts, method: str = "shap", target=None, progress: bool | None = None,
-                 **kwargs) -> list[Attribution]:
+                 **kwargs) -> list[Explanation]:
     """`explain` for each text, with a progress bar.
 
     Args:

@@ -16,103 +16,95 @@ From embedding-space attributions (one vector per token) to one number per token
 Word scores are the sums of their tokens' scores. The baseline x' of IntegratedGradients is the embedding of
 the baseline token (the pad token by default, the same token `absent="baseline"` inserts in perturbation
 methods), kept at every tweet position, so f(x') is exactly `MaskScorer(..., absent="baseline").value_empty`.
+The differentiable forward is the engine's (`ScoringEngine.embedding_forward`).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from .core import MaskScorer
+from .registry import AttributionMethod, register_method
 
-__all__ = ["EmbeddingForward", "integrated_gradients", "saliency", "input_x_gradient"]
+__all__ = ["IntegratedGradients", "Saliency", "InputXGradient"]
 
 
-class EmbeddingForward(torch.nn.Module):
-    """f(tweet token embeddings) -> explained quantity, differentiable, with the prompt prefix cached.
+class _GradientMethod(AttributionMethod):
+    family, absent, absent_options = "gradient", "baseline", ("baseline",)
 
-    Called with float32 embeddings of shape (batch, n_tweet_tokens, d); returns a (batch,) tensor.
+    def cost(self, n_features, budget):
+        return 1
+
+    def _run(self, scorer, attribute):
+        """Run a captum gradient method on the tweet's embeddings; count the rows run (each forward + backward)."""
+        f = scorer.embedding_forward()
+        with torch.enable_grad():
+            out = attribute(f)
+        scorer.n_evaluations += f.n_forward
+        return f, out
+
+
+@register_method
+class IntegratedGradients(_GradientMethod):
+    """Integrated gradients from the baseline-token embeddings to the tweet's embeddings (budget = n_steps)."""
+
+    name, efficient = "integrated_gradients", True
+    description = ("Captum IntegratedGradients on the tweet's token embeddings from the baseline-token embedding "
+                   "(completeness up to the convergence delta; budget = n_steps)")
+    citation = "Sundararajan, Taly & Yan 2017, Axiomatic attribution for deep networks"
+    budget_name, default_budget = "n_steps", 32
+
+    def cost(self, n_features, budget):
+        return budget
+
+    def attribute(self, scorer, budget=None, seed: int = 0, internal_batch_size: int = 32,
+                  method: str = "gausslegendre", **options):
+        from captum.attr import IntegratedGradients as CaptumIG
+
+        f, (attr, delta) = self._run(scorer, lambda f: CaptumIG(f).attribute(
+            f.tweet_embeds, baselines=f.baseline_embeds, n_steps=int(budget), method=method,
+            internal_batch_size=internal_batch_size, return_convergence_delta=True))
+        token_scores = attr[0].sum(-1).detach().cpu().double().numpy()
+        return scorer.to_features(token_scores), {
+            "n_steps": int(budget), "convergence_delta": float(delta.reshape(-1)[0]),
+            "baseline_token": scorer.clf.tokenizer.decode([scorer.baseline_token_id]),
+            "requested_evaluations": f.n_forward, "backward_passes": f.n_forward}
+
+
+@register_method
+class Saliency(_GradientMethod):
+    """The L2 norm of the gradient at each token's embedding (one forward and one backward pass). Unsigned."""
+
+    name = "saliency"
+    description = "Captum Saliency: L2 norm of the gradient at each token embedding (unsigned; 1 forward+backward)"
+    citation = "Simonyan, Vedaldi & Zisserman 2014, Deep inside convolutional networks"
+
+    def attribute(self, scorer, budget=None, seed: int = 0, **options):
+        from captum.attr import Saliency as CaptumSaliency
+
+        _, grad = self._run(scorer, lambda f: CaptumSaliency(f).attribute(
+            f.tweet_embeds.clone().requires_grad_(True), abs=False))
+        token_scores = grad[0].norm(dim=-1).detach().cpu().double().numpy()
+        return scorer.to_features(token_scores), {"aggregation": "L2 norm of the gradient", "unsigned": True,
+                                                  "requested_evaluations": 1, "backward_passes": 1}
+
+
+@register_method
+class InputXGradient(_GradientMethod):
+    """Embedding times gradient, summed over the embedding dimension (one forward and one backward pass).
+
+    A first-order estimate of how the score changes when the token's embedding is replaced by the zero vector
+    (not by deleting the token).
     """
 
-    def __init__(self, scorer: MaskScorer):
-        super().__init__()
-        clf = scorer.clf
-        self.clf, self.scorer = clf, scorer
-        self.target_index, self.quantity = scorer.target_index, scorer.quantity
-        model = clf.model
-        self.embed = model.get_input_embeddings()
-        self.dtype = self.embed.weight.dtype
-        dev = clf.device
-        tweet_ids = torch.tensor(scorer.tweet.token_ids, device=dev)
-        with torch.no_grad():
-            self.tweet_embeds = self.embed(tweet_ids).float().unsqueeze(0)
-            self.suffix_embeds = self.embed(torch.tensor(clf.suffix_ids, device=dev)).unsqueeze(0)
-            base = self.embed(torch.tensor([scorer.baseline_token_id], device=dev)).float()
-            self.baseline_embeds = base.expand_as(self.tweet_embeds[0]).unsqueeze(0).clone()
-        self.kv = clf.prefix_kv()  # made under no_grad, so usable inside an autograd graph
-        self.prefix_length = len(clf.prefix_ids)
-        self.n_forward = 0
+    name = "input_x_gradient"
+    description = "Captum InputXGradient: embedding x gradient summed over the embedding (1 forward+backward)"
+    citation = "Shrikumar et al. 2016, Not just a black box: learning important features through propagating " \
+               "activation differences"
 
-    def forward(self, tweet_embeds: torch.Tensor) -> torch.Tensor:
-        clf = self.clf
-        b = tweet_embeds.shape[0]
-        x = torch.cat([tweet_embeds.to(self.dtype), self.suffix_embeds.expand(b, -1, -1)], dim=1)
-        width = x.shape[1]
-        cache = self.kv.batch(b)  # the prefix, shared by all rows
-        dev = x.device
-        mask = torch.ones(b, self.prefix_length + width, dtype=torch.long, device=dev)
-        positions = (self.prefix_length + torch.arange(width, device=dev)).unsqueeze(0).expand(b, -1)
-        with clf.model_context():
-            logits = clf.model(inputs_embeds=x, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                               use_cache=True, logits_to_keep=1).logits[:, -1, :].float()
-        self.n_forward += b
-        label_logits = logits[:, list(clf.label_token_ids)]
-        log_z = torch.logsumexp(logits, dim=-1) if self.quantity == "log_prob" else None
-        return clf.score(label_logits, self.target_index, self.quantity, log_z)
+    def attribute(self, scorer, budget=None, seed: int = 0, **options):
+        from captum.attr import InputXGradient as CaptumInputXGradient
 
-
-def _to_features(scorer: MaskScorer, token_scores: np.ndarray) -> np.ndarray:
-    """Token scores -> feature scores (a word's score is the sum of its tokens')."""
-    out = np.zeros(scorer.n_features)
-    np.add.at(out, scorer.token_feature, token_scores)
-    return out
-
-
-def integrated_gradients(scorer: MaskScorer, budget=None, seed: int = 0, internal_batch_size: int = 32,
-                         method: str = "gausslegendre", **options):
-    """Integrated gradients from the baseline-token embeddings to the tweet's embeddings (budget = n_steps)."""
-    from captum.attr import IntegratedGradients
-
-    f = EmbeddingForward(scorer)
-    with torch.enable_grad():
-        attr, delta = IntegratedGradients(f).attribute(
-            f.tweet_embeds, baselines=f.baseline_embeds, n_steps=int(budget), method=method,
-            internal_batch_size=internal_batch_size, return_convergence_delta=True)
-    token_scores = attr[0].sum(-1).detach().cpu().double().numpy()
-    return _to_features(scorer, token_scores), {
-        "n_steps": int(budget), "convergence_delta": float(delta.reshape(-1)[0]),
-        "baseline_token": scorer.clf.tokenizer.decode([scorer.baseline_token_id]),
-        "requested_evaluations": f.n_forward, "backward_passes": f.n_forward}
-
-
-def saliency(scorer: MaskScorer, budget=None, seed: int = 0, **options):
-    """The L2 norm of the gradient at each token's embedding (one forward and one backward pass)."""
-    from captum.attr import Saliency
-
-    f = EmbeddingForward(scorer)
-    with torch.enable_grad():
-        grad = Saliency(f).attribute(f.tweet_embeds.clone().requires_grad_(True), abs=False)
-    token_scores = grad[0].norm(dim=-1).detach().cpu().double().numpy()
-    return _to_features(scorer, token_scores), {"aggregation": "L2 norm of the gradient", "requested_evaluations": 1,
-                                                "backward_passes": 1}
-
-
-def input_x_gradient(scorer: MaskScorer, budget=None, seed: int = 0, **options):
-    """Embedding times gradient, summed over the embedding dimension (one forward and one backward pass)."""
-    from captum.attr import InputXGradient
-
-    f = EmbeddingForward(scorer)
-    with torch.enable_grad():
-        attr = InputXGradient(f).attribute(f.tweet_embeds.clone().requires_grad_(True))
-    token_scores = attr[0].sum(-1).detach().cpu().double().numpy()
-    return _to_features(scorer, token_scores), {"aggregation": "sum over the embedding of x * gradient",
-                                                "requested_evaluations": 1, "backward_passes": 1}
+        _, attr = self._run(scorer, lambda f: CaptumInputXGradient(f).attribute(
+            f.tweet_embeds.clone().requires_grad_(True)))
+        token_scores = attr[0].sum(-1).detach().cpu().double().numpy()
+        return scorer.to_features(token_scores), {"aggregation": "sum over the embedding of x * gradient",
+                                                  "requested_evaluations": 1, "backward_passes": 1}

@@ -1,13 +1,14 @@
 """Perturbation methods: score the tweet with words removed, many masks per forward pass.
 
 Every method here sees the model only through `MaskScorer`: a 0/1 mask over the tweet's features goes in, the
-explained quantity comes out; the instruction's and the tweet's keys/values are computed once and reused.
+explained quantity comes out, many masks per forward pass. Captum's and shap's own algorithms run unchanged on that
+batched forward function (captum's `LLMAttribution` instead runs one masked prompt per forward pass).
 
-Captum's algorithms are run in two passes ("plan, then score"): the first pass runs the algorithm with a forward
-function that only records which masks it asks for; those masks are de-duplicated and scored together (packed
-into few forward passes); the second pass replays the algorithm with the same random seed and
-answers every request from that table. The values are exactly captum's (same seed, same masks, same arithmetic);
-only the model calls are batched. Captum's `LLMAttribution` instead runs one masked prompt per forward pass.
+Where captum calls the forward function several times (FeatureAblation: the unperturbed input first, then the
+ablations; ShapleyValueSampling: once per sampled ordering), each call would be a forward pass of its own. There the
+algorithm runs twice ("plan, then score", `run_captum_planned`): the first run only records the masks it asks for,
+they are scored together, and the second run replays the algorithm from the same seed, answering from that table.
+KernelShap and Lime ask for all their coalitions in one call, so they get the forward function directly.
 """
 from __future__ import annotations
 
@@ -18,19 +19,16 @@ import numpy as np
 import torch
 
 from .core import MaskScorer
+from .registry import AttributionMethod, register_method
 
-__all__ = ["score_masks", "run_captum_planned", "shap_partition", "captum_feature_ablation",
-           "captum_shapley_value_sampling", "captum_kernel_shap", "captum_lime", "exact_shapley",
-           "all_subset_masks", "shapley_from_subsets"]
+__all__ = ["score_masks", "run_captum_planned", "all_subset_masks", "shapley_from_subsets", "SHAPPartition",
+           "FeatureAblation", "ShapleyValueSampling", "KernelShap", "Lime", "ExactShapley"]
 
 _BIG_BATCH = 4096  # masks handed to captum / shap per call; MaskScorer splits them into model batches
 
 
 def score_masks(scorer: MaskScorer, masks) -> np.ndarray:
     """The explained quantity for each mask row (rows may repeat; the scorer scores each distinct one once)."""
-    masks = np.atleast_2d(np.asarray(masks, dtype=bool))
-    if len(masks) == 0:
-        return np.zeros(0)
     return np.asarray(scorer(masks), dtype=float)
 
 
@@ -76,69 +74,174 @@ def _captum_inputs(n: int):
     return ones, torch.zeros_like(ones), torch.arange(n).unsqueeze(0)
 
 
-def captum_feature_ablation(scorer: MaskScorer, budget=None, seed: int = 0, **options):
-    """Occlusion of one feature at a time: score(all) - score(all but i). Budget unused (n + 1 evaluations)."""
-    from captum.attr import FeatureAblation
-
-    x, base, fmask = _captum_inputs(scorer.n_features)
-    scores, asked = run_captum_planned(
-        scorer, lambda f: FeatureAblation(f).attribute(x, baselines=base, feature_mask=fmask,
-                                                       perturbations_per_eval=_BIG_BATCH), seed)
-    return scores, {"requested_evaluations": asked}
+def _seeded(seed: int, run):
+    """Run a sampling algorithm from `seed` without touching the global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return run()
 
 
-def captum_shapley_value_sampling(scorer: MaskScorer, budget=None, seed: int = 0, **options):
+def _one_feature(scorer: MaskScorer, details: dict):
+    """With one feature its Shapley value is exactly f(all) - f(none) (samplers and shap's clustering cannot run)."""
+    return np.array([scorer.value_full - scorer.value_empty]), {
+        **details, "requested_evaluations": 0, "note": "one feature: its Shapley value is f(all) - f(none)"}
+
+
+@register_method
+class SHAPPartition(AttributionMethod):
+    """SHAP's Partition explainer over the tweet's features with a text masker (budget = max_evals).
+
+    Partition SHAP recursively splits the text along a hierarchy of word groups and computes Owen values (Shapley
+    values of a game with that coalition structure, not the Shapley values themselves); its scores always sum to
+    f(all present) - f(all absent). `shap_batch_size` is how many masked texts shap hands to the model function at
+    once ("auto" is shap's text-masker default, 5).
+    """
+
+    name, family, efficient = "shap", "perturbation", True
+    description = ("SHAP Partition explainer with a text masker: Owen values over a hierarchy of word groups "
+                   "(efficient; budget = max_evals)")
+    citation = "Lundberg & Lee 2017; Owen 1977, Values of games with a priori unions (Partition explainer)"
+    budget_name, default_budget = "max_evals", 500
+
+    def cost(self, n_features, budget):
+        # Partition evaluates about 4 masks per split of its word hierarchy (n - 1 splits) plus the two ends
+        return min(int(budget), 4 * max(n_features - 1, 0) + 2)
+
+    def attribute(self, scorer, budget=None, seed: int = 0, shap_batch_size: int | str = 512, **options):
+        import shap
+
+        if scorer.n_features == 1:  # shap's text masker cannot cluster one token; one player gets the whole gain
+            return np.array([scorer.value_full - scorer.value_empty]), {
+                "max_evals": int(budget), "requested_evaluations": 0, "shap_batch_size": shap_batch_size,
+                "shap_base_value": scorer.value_empty, "note": "one feature: its Shapley value is f(all) - f(none)"}
+        tok = _FeatureTokenizer(scorer.tweet.text, scorer.spans)
+        masker = shap.maskers.Text(tok, mask_token=_FeatureTokenizer.MASK, collapse_mask_token=False,
+                                   output_type="token_ids")
+        asked = [0]
+
+        def model(ids):
+            masks = np.asarray(ids).reshape(len(ids), -1) != 0
+            asked[0] += len(masks)
+            return score_masks(scorer, masks)
+
+        explainer = shap.explainers.Partition(model, masker)
+        explanation = explainer([scorer.tweet.text], max_evals=int(budget), batch_size=shap_batch_size, silent=True)
+        scores = np.asarray(explanation.values[0], float).reshape(-1)
+        if scores.shape[0] != scorer.n_features:
+            raise RuntimeError(f"shap returned {scores.shape[0]} values for {scorer.n_features} features.")
+        return scores, {"max_evals": int(budget), "requested_evaluations": asked[0], "shap_batch_size": shap_batch_size,
+                        "shap_base_value": float(np.asarray(explanation.base_values).reshape(-1)[0])}
+
+
+@register_method
+class FeatureAblation(AttributionMethod):
+    """Occlusion of one feature at a time: f(all) - f(all but i). No budget (n + 1 evaluations)."""
+
+    name, family = "feature_ablation", "perturbation"
+    description = "Captum FeatureAblation: f(all) - f(all but one word), one occlusion per word (n + 1 evals)"
+    citation = "Zeiler & Fergus 2014, Visualizing and understanding convolutional networks (occlusion)"
+
+    def attribute(self, scorer, budget=None, seed: int = 0, **options):
+        from captum.attr import FeatureAblation as CaptumFeatureAblation
+
+        x, base, fmask = _captum_inputs(scorer.n_features)
+        scores, asked = run_captum_planned(  # captum asks for the whole tweet first, then the ablations
+            scorer, lambda f: CaptumFeatureAblation(f).attribute(x, baselines=base, feature_mask=fmask,
+                                                                 perturbations_per_eval=_BIG_BATCH), seed)
+        return scores, {"requested_evaluations": asked}
+
+
+@register_method
+class ShapleyValueSampling(AttributionMethod):
     """Shapley values estimated from `budget` random feature orderings (captum's ShapleyValueSampling)."""
-    from captum.attr import ShapleyValueSampling
 
-    x, base, fmask = _captum_inputs(scorer.n_features)
-    n_samples = int(budget)
-    scores, asked = run_captum_planned(
-        scorer, lambda f: ShapleyValueSampling(f).attribute(x, baselines=base, feature_mask=fmask,
-                                                            n_samples=n_samples,
-                                                            perturbations_per_eval=_BIG_BATCH), seed)
-    return scores, {"n_samples": n_samples, "requested_evaluations": asked}
+    name, family, efficient = "shapley_value_sampling", "perturbation", True
+    description = ("Captum ShapleyValueSampling: average marginal effect over random word orderings "
+                   "(efficient; budget = n_samples orderings, n per ordering)")
+    citation = "Castro, Gómez & Tejada 2009, Polynomial calculation of the Shapley value based on sampling"
+    budget_name, default_budget = "n_samples", 25
 
+    def cost(self, n_features, budget):
+        return budget * n_features + 1
 
-def captum_kernel_shap(scorer: MaskScorer, budget=None, seed: int = 0, **options):
-    """KernelSHAP: a weighted linear fit over `budget` random coalitions (captum's KernelShap)."""
-    from captum.attr import KernelShap
+    def attribute(self, scorer, budget=None, seed: int = 0, **options):
+        from captum.attr import ShapleyValueSampling as CaptumSVS
 
-    n_samples = int(budget)
-    if scorer.n_features == 1:  # captum cannot sample coalitions of one feature; its Shapley value is exact here
-        return np.array([scorer.value_full - scorer.value_empty]), {
-            "n_samples": n_samples, "requested_evaluations": 0,
-            "note": "one feature: its Shapley value is f(all) - f(none)"}
-    x, base, fmask = _captum_inputs(scorer.n_features)
-    scores, asked = run_captum_planned(
-        scorer, lambda f: KernelShap(f).attribute(x, baselines=base, feature_mask=fmask, n_samples=n_samples,
-                                                  perturbations_per_eval=_BIG_BATCH), seed)
-    return scores, {"n_samples": n_samples, "requested_evaluations": asked}
+        x, base, fmask = _captum_inputs(scorer.n_features)
+        n_samples = int(budget)
+        scores, asked = run_captum_planned(  # captum calls the forward once per ordering
+            scorer, lambda f: CaptumSVS(f).attribute(x, baselines=base, feature_mask=fmask, n_samples=n_samples,
+                                                     perturbations_per_eval=_BIG_BATCH), seed)
+        return scores, {"n_samples": n_samples, "requested_evaluations": asked}
 
 
-def captum_lime(scorer: MaskScorer, budget=None, seed: int = 0, kernel_width: float = 0.25, alpha: float = 0.01,
-                **options):
+@register_method
+class KernelShap(AttributionMethod):
+    """KernelSHAP: a Shapley-kernel weighted linear fit over `budget` random coalitions (captum's KernelShap)."""
+
+    name, family, efficient = "kernel_shap", "perturbation", True
+    description = ("Captum KernelShap: Shapley-kernel weighted linear fit on random coalitions "
+                   "(efficient up to the fit; budget = n_samples)")
+    citation = "Lundberg & Lee 2017, A unified approach to interpreting model predictions"
+    budget_name, default_budget = "n_samples", 200
+
+    def cost(self, n_features, budget):
+        return budget
+
+    def attribute(self, scorer, budget=None, seed: int = 0, **options):
+        from captum.attr import KernelShap as CaptumKernelShap
+
+        n_samples = int(budget)
+        if scorer.n_features == 1:  # captum cannot sample coalitions of one feature
+            return _one_feature(scorer, {"n_samples": n_samples})
+        x, base, fmask = _captum_inputs(scorer.n_features)
+        asked = [0]
+
+        def forward(masks):  # all coalitions arrive in one call
+            asked[0] += masks.shape[0]
+            return scorer.torch_forward(masks)
+
+        attr = _seeded(seed, lambda: CaptumKernelShap(forward).attribute(
+            x, baselines=base, feature_mask=fmask, n_samples=n_samples, perturbations_per_eval=_BIG_BATCH))
+        return attr.detach().double().numpy().reshape(-1), {"n_samples": n_samples, "requested_evaluations": asked[0]}
+
+
+@register_method
+class Lime(AttributionMethod):
     """LIME: a sparse linear surrogate fitted to `budget` random coalitions, weighted by closeness to the tweet.
 
-    Closeness is LIME's text kernel: exp(-d^2 / (2 w^2)) with d the cosine distance between the coalition and
-    the full tweet and w = 0.25 (`kernel_width`); the surrogate is a Lasso (captum's default, `alpha`).
+    Closeness is LIME's text kernel: exp(-d^2 / (2 w^2)) with d the cosine distance between the coalition and the
+    full tweet and w = 0.25 (`kernel_width`); the surrogate is a Lasso (captum's default, `alpha`).
     """
-    from captum._utils.models.linear_model import SkLearnLasso
-    from captum.attr import Lime
-    from captum.attr._core.lime import get_exp_kernel_similarity_function
 
-    x, base, fmask = _captum_inputs(scorer.n_features)
-    n_samples = int(budget)
+    name, family = "lime", "perturbation"
+    description = "Captum Lime: sparse linear surrogate on random coalitions near the tweet (budget = n_samples)"
+    citation = "Ribeiro, Singh & Guestrin 2016, \"Why should I trust you?\" Explaining the predictions of any classifier"
+    budget_name, default_budget = "n_samples", 200
 
-    def run(f):
-        lime = Lime(f, interpretable_model=SkLearnLasso(alpha=alpha),
-                    similarity_func=get_exp_kernel_similarity_function("cosine", kernel_width))
-        return lime.attribute(x, baselines=base, feature_mask=fmask, n_samples=n_samples,
-                              perturbations_per_eval=_BIG_BATCH)
+    def cost(self, n_features, budget):
+        return budget
 
-    scores, asked = run_captum_planned(scorer, run, seed)
-    return scores, {"n_samples": n_samples, "requested_evaluations": asked, "kernel_width": kernel_width,
-                    "alpha": alpha}
+    def attribute(self, scorer, budget=None, seed: int = 0, kernel_width: float = 0.25, alpha: float = 0.01,
+                  **options):
+        from captum._utils.models.linear_model import SkLearnLasso
+        from captum.attr import Lime as CaptumLime
+        from captum.attr._core.lime import get_exp_kernel_similarity_function
+
+        x, base, fmask = _captum_inputs(scorer.n_features)
+        n_samples = int(budget)
+        asked = [0]
+
+        def forward(masks):  # all coalitions arrive in one call
+            asked[0] += masks.shape[0]
+            return scorer.torch_forward(masks)
+
+        lime = CaptumLime(forward, interpretable_model=SkLearnLasso(alpha=alpha),
+                          similarity_func=get_exp_kernel_similarity_function("cosine", kernel_width))
+        attr = _seeded(seed, lambda: lime.attribute(x, baselines=base, feature_mask=fmask, n_samples=n_samples,
+                                                    perturbations_per_eval=_BIG_BATCH))
+        return attr.detach().double().numpy().reshape(-1), {
+            "n_samples": n_samples, "requested_evaluations": asked[0], "kernel_width": kernel_width, "alpha": alpha}
 
 
 # ---- exact Shapley values ----------------------------------------------------------------------------------------
@@ -162,14 +265,24 @@ def shapley_from_subsets(values: np.ndarray, n: int) -> np.ndarray:
     return phi
 
 
-def exact_shapley(scorer: MaskScorer, budget=None, seed: int = 0, max_features: int = 14, **options):
+@register_method
+class ExactShapley(AttributionMethod):
     """Exact Shapley values by enumerating all 2**n coalitions (the ground truth the samplers estimate)."""
-    n = scorer.n_features
-    if n > max_features:
-        raise ValueError(f"exact_shapley needs 2**{n} = {2 ** n} evaluations for {n} features; it is limited to "
-                         f"{max_features} features. Use 'shapley_value_sampling' or 'shap' for longer texts.")
-    values = score_masks(scorer, all_subset_masks(n))
-    return shapley_from_subsets(values, n), {"requested_evaluations": 2 ** n}
+
+    name, family, efficient = "exact_shapley", "perturbation", True
+    description = "Exact Shapley values by enumerating all 2^n coalitions (ground truth; short texts only)"
+    citation = "Shapley 1953, A value for n-person games"
+
+    def cost(self, n_features, budget):
+        return 2 ** n_features
+
+    def attribute(self, scorer, budget=None, seed: int = 0, max_features: int = 14, **options):
+        n = scorer.n_features
+        if n > max_features:
+            raise ValueError(f"exact_shapley needs 2**{n} = {2 ** n} evaluations for {n} features; it is limited "
+                             f"to {max_features} features. Use 'shapley_value_sampling' or 'shap' for longer texts.")
+        values = score_masks(scorer, all_subset_masks(n))
+        return shapley_from_subsets(values, n), {"requested_evaluations": 2 ** n}
 
 
 # ---- SHAP's Partition explainer with a text masker ------------------------------------------------------------------
@@ -199,35 +312,3 @@ class _FeatureTokenizer:
         if return_offsets_mapping:
             out["offset_mapping"] = list(offsets)
         return out
-
-
-def shap_partition(scorer: MaskScorer, budget=None, seed: int = 0, shap_batch_size: int | str = 512, **options):
-    """SHAP's Partition explainer over the tweet's features with a text masker (budget = max_evals).
-
-    Partition SHAP recursively splits the text along a hierarchy of word groups and computes Owen values; its
-    scores always sum to f(all present) - f(all absent). `shap_batch_size` is how many masked texts shap hands to the
-    model function at once ("auto" is shap's text-masker default, 5).
-    """
-    import shap
-
-    if scorer.n_features == 1:  # shap's text masker cannot cluster one token; one player gets the whole gain
-        return np.array([scorer.value_full - scorer.value_empty]), {
-            "max_evals": int(budget), "requested_evaluations": 0, "shap_batch_size": shap_batch_size,
-            "shap_base_value": scorer.value_empty, "note": "one feature: its Shapley value is f(all) - f(none)"}
-    tok = _FeatureTokenizer(scorer.tweet.text, scorer.spans)
-    masker = shap.maskers.Text(tok, mask_token=_FeatureTokenizer.MASK, collapse_mask_token=False,
-                               output_type="token_ids")
-    asked = [0]
-
-    def model(ids):
-        masks = np.asarray(ids).reshape(len(ids), -1) != 0
-        asked[0] += len(masks)
-        return score_masks(scorer, masks)
-
-    explainer = shap.explainers.Partition(model, masker)
-    explanation = explainer([scorer.tweet.text], max_evals=int(budget), batch_size=shap_batch_size, silent=True)
-    scores = np.asarray(explanation.values[0], float).reshape(-1)
-    if scores.shape[0] != scorer.n_features:
-        raise RuntimeError(f"shap returned {scores.shape[0]} values for {scorer.n_features} features.")
-    return scores, {"max_evals": int(budget), "requested_evaluations": asked[0], "shap_batch_size": shap_batch_size,
-                    "shap_base_value": float(np.asarray(explanation.base_values).reshape(-1)[0])}

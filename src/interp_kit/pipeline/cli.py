@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_data(args, names):
-    from .data import load_tweets
+    from ..data import load_tweets
 
     source = args.data or DEFAULT_TRAIN
     train_source = source
@@ -82,14 +82,14 @@ def run(args) -> dict:
     """Run the experiment; every file is written atomically into args.output_dir."""
     import torch
 
-    from . import __version__
-    from .classifier import ZeroShotClassifier
-    from .data import resolve_label_space
-    from .io import atomic_write_json, check_writable, save_figure
-    from .metrics import evaluate
-    from .models import load_model
-    from .plots import plot_confusion_matrix
-    from .runtime import setup
+    from .. import __version__
+    from ..classifier import LabelWordClassifier
+    from ..data import resolve_label_space
+    from ..io import atomic_write_json, check_writable, save_figure
+    from ..evaluation import evaluate
+    from ..models import load_model
+    from ..viz import plot_confusion_matrix
+    from ..runtime import setup
 
     t_start = time.perf_counter()
     out = check_writable(args.output_dir)  # fail before any model work
@@ -98,7 +98,7 @@ def run(args) -> dict:
     train, evals = _load_data(args, names)
     print(f"interp_kit: train {train}; eval {evals}")
     model, tokenizer = load_model(args.model_name, runtime, token=args.huggingface_token)
-    zero_shot = ZeroShotClassifier(model, tokenizer, names)
+    zero_shot = LabelWordClassifier(model, tokenizer, names)
     zs_metrics = evaluate(zero_shot, evals, batch_size=args.batch_size, progress=True)
     zs_metrics.update(model=zero_shot.base_model_id, label_tokens=list(zero_shot.label_token_ids),
                       eval_ids=evals.ids)
@@ -110,14 +110,14 @@ def run(args) -> dict:
     summary = {"zero_shot": {k: zs_metrics[k] for k in ("accuracy", "mcc")}}
     fine_tuned = None
     if args.finetune:
-        from .finetune import run_finetune_stage
+        from .finetune_stage import run_finetune_stage
 
         stage = run_finetune_stage(zero_shot, train, evals, out, zs_metrics, epochs=args.epochs, r=args.lora_r,
                                    lr=args.learning_rate, batch_size=8, seed=args.seed)
         fine_tuned = stage["classifier"]
         summary["fine_tuned"] = {k: stage["metrics"][k] for k in ("accuracy", "mcc")}
     if args.run_shap:
-        from .report import run_explanation_stage
+        from .explanations import run_explanation_stage
 
         summary["explanations"] = run_explanation_stage(zero_shot, fine_tuned, evals, out, n=args.shap_subset,
                                                         budget=args.shap_budget, seed=args.seed)
@@ -139,13 +139,13 @@ def run(args) -> dict:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "presets":
-        from .models import list_presets
+        from ..models import list_presets
 
         for name, desc in list_presets().items():
             print(f"{name:24s} {desc}")
         return 0
     if args.command == "methods":
-        from .attribution import list_methods
+        from ..attribution import list_methods
 
         for name, desc in list_methods().items():
             print(f"{name:24s} {desc}")

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
-from .attribution.core import Attribution
+from ..attribution.core import Attribution
 
 __all__ = ["heatmap_html", "show_heatmap", "plot_heatmap", "plot_bars", "method_grid_html", "plot_method_grid",
            "ATTRIBUTION_CMAP"]

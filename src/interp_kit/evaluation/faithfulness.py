@@ -27,13 +27,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .attribution.core import Attribution, MaskScorer
-from .explanation_metrics import collect_reasons, spearman
+from ..attribution.core import Attribution, MaskScorer, by_method
+from ..attribution.perturbation import score_masks
+from .statistics import collect_reasons, spearman
 
 __all__ = [
     "DEFAULT_FRACTIONS", "FAITHFULNESS_COLUMNS", "Curve", "feature_order", "comprehensiveness", "sufficiency",
     "deletion_curve", "insertion_curve", "curve_auc", "loo_effects", "loo_rank_correlation", "faithfulness_scores",
-    "faithfulness_table", "faithfulness_report", "summarize_by_method", "plot_curves", "random_attribution",
+    "faithfulness_table", "faithfulness_report", "summarize_by_method", "random_attribution",
 ]
 
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -92,16 +93,8 @@ def _check(scorer: MaskScorer, scores) -> np.ndarray:
 
 
 def _score_masks(scorer: MaskScorer, masks) -> np.ndarray:
-    """Scores of mask rows: all-present/all-absent rows take the scorer's own values (so curves end exactly there);
-    the others go to the model in one batched call."""
-    masks = np.asarray(masks, bool).reshape(-1, scorer.n_features)
-    out = np.empty(len(masks))
-    full, empty = masks.all(1), ~masks.any(1)
-    out[full], out[empty] = scorer.value_full, scorer.value_empty
-    rest = ~(full | empty)
-    if rest.any():
-        out[rest] = np.asarray(scorer(masks[rest]), float)
-    return out
+    """Scores of mask rows (shape (m, n_features)), batched by the scorer."""
+    return score_masks(scorer, np.asarray(masks, bool).reshape(-1, scorer.n_features))
 
 
 class _Plan:
@@ -224,15 +217,7 @@ def random_attribution(attribution: Attribution, rng: np.random.Generator) -> At
                    n_evaluations=0, seconds=0.0, extras={})
 
 
-def _flatten(attributions) -> list[Attribution]:
-    if isinstance(attributions, Attribution):
-        return [attributions]
-    if isinstance(attributions, Mapping):
-        out = []
-        for name, attrs in attributions.items():
-            out.extend(replace(a, method=name) if a.method != name else a for a in attrs)
-        return out
-    return list(attributions)
+
 
 
 def _group_key(a: Attribution) -> tuple:
@@ -255,7 +240,7 @@ def faithfulness_table(classifier, attributions, include_random: bool = True, se
     """
     from tqdm.auto import tqdm
 
-    attrs = _flatten(attributions)
+    attrs = by_method(attributions)
     groups: dict[tuple, list[Attribution]] = {}
     for a in attrs:
         groups.setdefault(_group_key(a), []).append(a)
@@ -319,21 +304,3 @@ def summarize_by_method(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame
     return out.loc[order]
 
 
-def plot_curves(curves: Mapping[str, Curve], title: str | None = None, ax=None):
-    """Deletion or insertion curves of several methods on one text, AUC in the legend; returns the Figure."""
-    from .plots import plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.2, 3.4))
-    kinds = {c.kind for c in curves.values()}
-    for name, c in curves.items():
-        style = dict(color="grey", ls="--") if name == "random" else {}
-        ax.plot(c.x, c.y, marker="o", ms=3, label=f"{name} (AUC {c.auc:.2f})", **style)
-    kind = kinds.pop() if len(kinds) == 1 else "deletion/insertion"
-    ax.set_xlabel(f"fraction of words {'removed' if kind == 'deletion' else 'inserted'}")
-    ax.set_ylabel("explained quantity")
-    better = {"deletion": "lower AUC is better", "insertion": "higher AUC is better"}.get(kind, "")
-    ax.set_title(title or f"{kind.capitalize()} curves ({better})", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure

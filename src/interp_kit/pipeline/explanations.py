@@ -12,13 +12,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .attribution import explain_many
-from .explanation_metrics import compare_explanations, explanation_summary
-from .faithfulness import faithfulness_report
-from .io import atomic_write_json, atomic_write_text, save_figure
-from .plausibility import plausibility_report
+from ..attribution import explain_many
+from ..evaluation.statistics import compare_explanations, explanation_summary
+from ..evaluation.faithfulness import faithfulness_report
+from ..io import atomic_write_json, atomic_write_text, save_figure
+from ..evaluation.plausibility import plausibility_report
+from ..viz.evaluation import plot_shap_summary
 
-__all__ = ["run_explanation_stage", "plot_shap_summary", "word_importance"]
+__all__ = ["run_explanation_stage", "word_importance"]
 
 
 def word_importance(attributions, min_count: int = 1) -> dict[str, list[tuple[str, float, int]]]:
@@ -34,23 +35,6 @@ def word_importance(attributions, min_count: int = 1) -> dict[str, list[tuple[st
         rows = [(w, float(np.mean(v)), len(v)) for w, v in words.items() if len(v) >= min_count]
         out[label] = sorted(rows, key=lambda r: -abs(r[1]))
     return out
-
-
-def plot_shap_summary(attributions, title: str, top: int = 12):
-    """One panel per explained label: the words that most raise or lower that label's score, on average."""
-    table = word_importance(attributions)
-    labels = sorted(table)
-    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 0.32 * top + 1.4), squeeze=False)
-    for ax, label in zip(axes[0], labels):
-        rows = table[label][:top][::-1]
-        vals = [r[1] for r in rows]
-        ax.barh([f"{r[0]} (×{r[2]})" for r in rows], vals, color=["#c0392b" if v < 0 else "#2e86c1" for v in vals])
-        ax.axvline(0, color="grey", lw=0.7)
-        ax.set_title(f"toward '{label}'", fontsize=10)
-        ax.set_xlabel("mean attribution (log-odds)")
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
 
 
 def run_explanation_stage(zero_shot, fine_tuned, evals, output_dir, n: int = 20, budget: int = 200,

@@ -11,16 +11,11 @@ import time
 import ipywidgets as W
 from IPython.display import HTML
 
+from ..attribution.registry import get_method
+
 __all__ = ["Explorer", "MethodComparison", "FineTuneControl", "explorer", "compare_methods", "fine_tune_control"]
 
 DEFAULT_TWEET = "just got the tickets for tonight, can't wait!! but the weather looks awful"
-
-
-def _budget_for(method: str, budget: int):
-    """The slider's budget for methods that take one (SHAP evals, samples, IG steps); None for the others."""
-    from .attribution.registry import get_method
-
-    return budget if get_method(method).budget_name is not None else None
 
 
 def _error(output: W.Output, exc: Exception) -> None:
@@ -57,7 +52,7 @@ class Explorer:
 
     def __init__(self, zero_shot, fine_tuned=None, text: str = DEFAULT_TWEET, method: str = "shap",
                  budget: int = 100):
-        from .attribution import list_methods
+        from ..attribution import list_methods
 
         self.classifiers = {"zero-shot": zero_shot}
         if fine_tuned is not None:
@@ -80,19 +75,19 @@ class Explorer:
                               W.HBox([self.button, self.status]), self.output])
 
     def _method_changed(self, _=None):
-        self.budget.disabled = _budget_for(self.method.value, 1) is None  # e.g. saliency: one gradient, no budget
+        self.budget.disabled = get_method(self.method.value).budget_name is None  # e.g. saliency: no budget
 
     def run(self):
         """Explain the current text with the current settings (what the button does)."""
-        from .attribution import explain
-        from .viz import heatmap_html
+        from ..attribution import explain
+        from ..viz import heatmap_html
 
         self.output.outputs = ()
         with _Busy(self.button, self.status, f"explaining with {self.method.value}…"):
             try:
                 clf = self.classifiers[self.model.value]
                 attr = explain(clf, self.text.value, method=self.method.value, target=self.target.value,
-                               budget=_budget_for(self.method.value, self.budget.value))
+                               budget=self.budget.value)  # methods without a budget ignore it
             except Exception as exc:  # shown to the student, not raised into the notebook
                 _error(self.output, exc)
                 return None
@@ -116,7 +111,7 @@ class MethodComparison:
 
     def __init__(self, classifier, text: str = DEFAULT_TWEET,
                  methods=("shap", "feature_ablation", "integrated_gradients", "saliency"), budget: int = 100):
-        from .attribution import list_methods
+        from ..attribution import list_methods
 
         self.classifier = classifier
         self.text = W.Textarea(value=text, description="Tweet", layout=W.Layout(width="95%", height="60px"))
@@ -132,8 +127,8 @@ class MethodComparison:
                               self.output])
 
     def run(self):
-        from .attribution import explain
-        from .viz import heatmap_html
+        from ..attribution import explain
+        from ..viz import heatmap_html
 
         self.output.outputs = ()
         results = []
@@ -141,7 +136,7 @@ class MethodComparison:
             for name in self.methods.value:
                 try:
                     results.append(explain(self.classifier, self.text.value, method=name,
-                                           budget=_budget_for(name, self.budget.value)))
+                                           budget=self.budget.value))
                 except Exception as exc:
                     _error(self.output, exc)
         for attr in results:
@@ -173,8 +168,8 @@ class FineTuneControl:
                               self.output])
 
     def run(self):
-        from .finetune import fine_tune
-        from .metrics import evaluate
+        from ..training import fine_tune
+        from ..evaluation import evaluate
 
         self.output.outputs = ()
         with _Busy(self.button, self.status, "fine-tuning…"):

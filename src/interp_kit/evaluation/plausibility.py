@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .attribution.core import Attribution
-from .explanation_metrics import collect_reasons, undefined
+from ..attribution.core import Attribution, by_method
+from .statistics import collect_reasons, undefined
 from .faithfulness import random_attribution, summarize_by_method
 
 __all__ = ["PLAUSIBILITY_COLUMNS", "rationale_span", "rationale_mask", "auprc", "token_f1_at_k", "iou_at_k",
@@ -147,15 +147,10 @@ def plausibility_scores(attribution: Attribution, rationale, k: int | None = Non
 
 
 def _triples(attributions, rationales, labels):
-    if isinstance(attributions, Mapping):
-        from dataclasses import replace
-
-        out = []
-        for name, attrs in attributions.items():
-            out.extend(_triples([a if a.method == name else replace(a, method=name) for a in attrs],
-                                rationales, labels))
-        return out
-    attrs = [attributions] if isinstance(attributions, Attribution) else list(attributions)
+    if isinstance(attributions, Mapping):  # the same rationales and labels for each method's explanations
+        return [t for name, attrs in attributions.items() for t in _triples(by_method({name: attrs}), rationales,
+                                                                            labels)]
+    attrs = by_method(attributions)
     rationales = list(rationales)
     labels = [None] * len(attrs) if labels is None else list(labels)
     if not len(attrs) == len(rationales) == len(labels):

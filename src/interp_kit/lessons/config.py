@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .models import OFFLINE_PRESET
-from .runtime import Runtime, resolve_hf_token
+from ..models import OFFLINE_PRESET
+from ..runtime import Runtime, resolve_hf_token
 
 __all__ = ["LESSONS", "SETUP_CELL", "KIT_REPO", "KIT_REF", "LessonConfig", "lesson_config", "colab_url"]
 
@@ -64,7 +64,11 @@ _SIZES = {  # (n_eval, n_train, n_explain, budget, epochs); gpu sizes finish on 
 
 
 def lesson_config(runtime: Runtime | None = None, profile: str | None = None) -> LessonConfig:
-    """Hardware-aware defaults: GPU + token -> the seed's Llama 3.2 1B in 4-bit; GPU -> an open model; CPU -> offline.
+    """Hardware-aware defaults: GPU + token -> Llama 3.2 1B Instruct in 4-bit; GPU -> an open instruct model (Qwen2.5
+    0.5B Instruct); CPU -> the offline SmolLM2-135M-Instruct.
+
+    The lessons classify zero-shot, so they use instruction-tuned models; the CLI keeps the seed's base Llama 3.2 1B
+    (`interp-kit run --model-name llama-3.2-1b`) to replicate the seed.
 
     INTERP_KIT_PROFILE=ci (set by CI) shrinks every size so nbval runs each lesson in about a minute.
     INTERP_KIT_MODEL overrides the model choice.
@@ -77,7 +81,7 @@ def lesson_config(runtime: Runtime | None = None, profile: str | None = None) ->
     if os.environ.get("INTERP_KIT_MODEL"):
         model = os.environ["INTERP_KIT_MODEL"]
     elif on_gpu and profile != "ci":
-        model = "llama-3.2-1b" if resolve_hf_token() else "qwen2.5-0.5b"
+        model = "llama-3.2-1b-instruct" if resolve_hf_token() else "qwen2.5-0.5b"
     else:
         model = OFFLINE_PRESET
     if runtime is not None and runtime.in_colab and not on_gpu:

@@ -25,7 +25,7 @@ import pandas as pd
 __all__ = [
     "UndefinedMetricWarning", "gini", "normalized_entropy", "top_k_overlap", "jaccard_top_k", "cosine", "spearman",
     "kendall", "paired_comparison", "explanation_summary", "compare_explanations", "ExplanationComparison",
-    "agreement_matrix", "plot_agreement", "styled_table",
+    "agreement_matrix", "styled_table",
 ]
 
 
@@ -316,7 +316,7 @@ class ExplanationComparison:
     summary: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        from .io import to_jsonable
+        from ..io import to_jsonable
 
         return to_jsonable({"names": list(self.names), "n_examples": len(self.per_example),
                             "summary": self.summary, "agreement": self.agreement, "paired": self.paired,
@@ -436,35 +436,6 @@ def agreement_matrix(attributions_by_method: Mapping[str, Sequence], metric: str
     df.attrs["metric"] = metric if metric != "top_k" else f"top-{k} overlap"
     df.attrs["n"] = pd.DataFrame(counts, index=methods, columns=methods)
     return df
-
-
-def plot_agreement(matrix: pd.DataFrame, title: str | None = None, ax=None):
-    """Heatmap of an `agreement_matrix` with the values written in; returns the matplotlib Figure.
-
-    Correlations use a diverging map on [−1, 1]; top-k overlap a sequential map on [0, 1].
-    """
-    from .plots import plt
-
-    metric = matrix.attrs.get("metric", "agreement")
-    overlap = "overlap" in str(metric)
-    vmin, cmap = (0.0, "viridis") if overlap else (-1.0, "RdBu_r")
-    n = len(matrix)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.9 * n + 2.4, 0.8 * n + 1.6))
-    values = matrix.to_numpy(float)
-    im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=1.0)
-    for i in range(n):
-        for j in range(matrix.shape[1]):
-            v = values[i, j]
-            text = "–" if not np.isfinite(v) else f"{v:.2f}"
-            dark = np.isfinite(v) and (abs(v) > 0.6 if not overlap else v < 0.5)
-            ax.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black")
-    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=35, ha="right")
-    ax.set_yticks(range(n), matrix.index)
-    ax.set_title(title or f"Agreement between methods ({metric}, mean over texts)", fontsize=10)
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ax.figure.tight_layout()
-    return ax.figure
 
 
 def styled_table(df: pd.DataFrame, higher_is_better: Mapping[str, bool] | None = None, precision: int = 3,
