@@ -28,26 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "tweet_sentiment_extraction" / "test.csv"
 
 
-def captum_input(clf, words):
-    from captum.attr import TextTemplateInput
-
-    esc = lambda s: s.replace("{", "{{").replace("}", "}}")  # noqa: E731
-    return TextTemplateInput(esc(clf.prompt_prefix) + "{}" * len(words) + esc(clf.prompt_suffix),
-                             values=[" " + w for w in words], baselines=[""] * len(words))
-
-
 def run_llm_attribution(clf, algorithm, text, target, seed, **kwargs):
-    from captum.attr import LLMAttribution
+    """captum's LLMAttribution on the same token sequences as ours (checked first); (scores, seconds)."""
+    from interp_kit.attribution.reference import llm_attribution
 
-    from interp_kit.attribution import MaskScorer
-
-    words = list(MaskScorer(clf, text, target=target).features)
-    token = torch.tensor([clf.label_token_ids[clf.label_index(target)]])
-    llm = LLMAttribution(algorithm(clf.model), clf.tokenizer)
-    torch.manual_seed(seed)
-    start = time.perf_counter()
-    res = llm.attribute(captum_input(clf, words), target=token, **kwargs)
-    return res.seq_attr.detach().cpu().numpy(), time.perf_counter() - start
+    scores, _, seconds = llm_attribution(clf, algorithm, text, target, seed=seed, **kwargs)
+    return scores, seconds
 
 
 def throughput(clf, texts, n_samples, seed, batch_size):

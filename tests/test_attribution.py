@@ -16,6 +16,7 @@ import torch
 
 from interp_kit import load_tweets
 from interp_kit.attribution import MaskScorer
+from interp_kit.attribution.reference import assert_same_sequences, captum_template_input, llm_attribution
 from interp_kit.attribution import (all_subset_masks, explain, explain_many, get_method, list_methods, score_masks,
                                     shapley_from_subsets)
 
@@ -36,33 +37,9 @@ def tweet(short_tweets):
     return short_tweets[0]
 
 
-def _captum_input(clf, words):
-    """The prompt as captum's TextTemplateInput: prefix + one slot per word + suffix; absent word = ""."""
-    from captum.attr import TextTemplateInput
-
-    esc = lambda s: s.replace("{", "{{").replace("}", "}}")  # noqa: E731  (str.format template)
-    template = esc(clf.prompt_prefix) + "{}" * len(words) + esc(clf.prompt_suffix)
-    return TextTemplateInput(template, values=[" " + w for w in words], baselines=[""] * len(words))
-
-
-def _assert_same_sequences(clf, scorer, inp):
-    """Captum's rendered prompts, tokenized as LLMAttribution does (tokenizer.encode), equal our sequences."""
-    n = scorer.n_features
-    masks = [np.ones(n, bool), np.zeros(n, bool)] + [~np.eye(n, dtype=bool)[i] for i in range(n)]
-    for mask in masks:
-        rendered = inp.to_model_input(torch.tensor([mask.astype(float)]))
-        assert clf.tokenizer.encode(rendered) == list(clf.prefix_ids) + scorer.continuation(mask), mask
-
-
 def _llm_attribution(clf, algorithm, text, target, **kwargs):
-    from captum.attr import LLMAttribution
-
-    scorer = MaskScorer(clf, text, target=target, quantity="log_prob")
-    inp = _captum_input(clf, list(scorer.features))
-    _assert_same_sequences(clf, scorer, inp)  # first: both explain exactly the same token sequences
-    token = torch.tensor([clf.label_token_ids[clf.label_index(scorer.target)]])
-    llm = LLMAttribution(algorithm(clf.model), clf.tokenizer)
-    return llm.attribute(inp, target=token, **kwargs).seq_attr.detach().cpu().numpy(), scorer
+    theirs, scorer, _ = llm_attribution(clf, algorithm, text, target, **kwargs)
+    return theirs, scorer
 
 
 def test_features_are_the_tweet_words_only(clf, tweet):
@@ -95,7 +72,7 @@ def test_deleting_a_word_matches_deleting_it_from_the_text(clf, kaggle_test_csv)
     assert picked
     for text in picked:
         scorer = MaskScorer(clf, text)
-        _assert_same_sequences(clf, scorer, _captum_input(clf, list(scorer.features)))
+        assert_same_sequences(clf, scorer, captum_template_input(clf, list(scorer.features)))
 
 
 @pytest.mark.parametrize("absent, pack_tokens", [("delete", None), ("baseline", None), ("delete", 48),

@@ -13,8 +13,9 @@ def _shown(widget_output) -> str:
     return "\n".join(parts)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ui(clf):
+    """A fresh explorer for each test: tests change its controls, so none depends on another's changes."""
     return explorer(clf, text="what a lovely sunny morning", method="feature_ablation", budget=50)
 
 

@@ -6,15 +6,16 @@ Notebooks and scripts import the public names below: `from interp_kit import set
 from .runtime import Runtime, setup, seed_everything, resolve_hf_token
 from .models import PRESETS, OFFLINE_PRESET, load_model, list_presets, ModelLoadError
 from .data import Tweets, LABEL_SPACES, load_tweets, DataError
-from .classifier import LabelWordClassifier, ZeroShotClassifier, PromptTemplate, LabelWordError, QUANTITIES
+from .classifier import LabelWordClassifier, ZeroShotClassifier, PromptTemplate, LabelWordError, QUANTITIES, load_classifier
 from .io import save_figure
 from .attribution import (Explanation, Attribution, explain, explain_many, list_methods, get_method, register_method,
-                          AttributionMethod)
+                          AttributionMethod, method_table)
 from .training import (FineTuneResult, FineTunedClassifier, AdapterMismatchError, fine_tune, label_loss, save_adapter,
                        load_adapter)
 from .evaluation import (classification_metrics, evaluate, UndefinedMetricWarning, gini, normalized_entropy,
                          top_k_overlap, jaccard_top_k, cosine, spearman, kendall, paired_comparison,
-                         explanation_summary, compare_explanations, ExplanationComparison, agreement_matrix,
+                         explanation_summary, explanation_costs, word_importance, compare_explanations,
+                         ExplanationComparison, agreement_matrix,
                          styled_table, Curve, comprehensiveness, sufficiency, deletion_curve, insertion_curve,
                          loo_effects, loo_rank_correlation, faithfulness_scores, faithfulness_table,
                          faithfulness_report, rationale_span, rationale_mask, auprc, token_f1_at_k, iou_at_k,
@@ -32,17 +33,17 @@ __all__ = [
     "PRESETS", "OFFLINE_PRESET", "load_model", "list_presets", "ModelLoadError",
     "Tweets", "LABEL_SPACES", "load_tweets", "DataError",
     # classifying
-    "LabelWordClassifier", "ZeroShotClassifier", "PromptTemplate", "LabelWordError", "QUANTITIES",
+    "LabelWordClassifier", "ZeroShotClassifier", "load_classifier", "PromptTemplate", "LabelWordError", "QUANTITIES",
     # explaining
     "Explanation", "Attribution", "explain", "explain_many", "list_methods", "get_method", "register_method",
-    "AttributionMethod",
+    "AttributionMethod", "method_table",
     # fine-tuning
     "FineTuneResult", "FineTunedClassifier", "AdapterMismatchError", "fine_tune", "label_loss", "save_adapter",
     "load_adapter",
     # measuring
     "classification_metrics", "evaluate", "UndefinedMetricWarning", "gini", "normalized_entropy", "top_k_overlap",
     "jaccard_top_k", "cosine", "spearman", "kendall", "paired_comparison", "explanation_summary",
-    "compare_explanations", "ExplanationComparison", "agreement_matrix", "styled_table", "Curve", "comprehensiveness",
+    "explanation_costs", "word_importance", "compare_explanations", "ExplanationComparison", "agreement_matrix", "styled_table", "Curve", "comprehensiveness",
     "sufficiency", "deletion_curve", "insertion_curve", "loo_effects", "loo_rank_correlation", "faithfulness_scores",
     "faithfulness_table", "faithfulness_report", "rationale_span", "rationale_mask", "auprc", "token_f1_at_k",
     "iou_at_k", "plausibility_table", "plausibility_report",

@@ -13,7 +13,7 @@ from .engine import (QUANTITIES, LabelWordError, PromptLayout, PromptTemplate, S
                      TweetTokens, control_token_ids, encode_plain_text, has_adapter, label_quantity, tokenize_tweet)
 from .models import model_id
 
-__all__ = ["LabelWordClassifier", "ZeroShotClassifier", "PromptTemplate", "TweetTokens", "LabelWordError",
+__all__ = ["LabelWordClassifier", "ZeroShotClassifier", "load_classifier", "PromptTemplate", "TweetTokens", "LabelWordError",
            "QUANTITIES", "control_token_ids", "encode_plain_text"]
 
 
@@ -160,6 +160,22 @@ class LabelWordClassifier:
         kind = f"fine-tuned (LoRA {self.engine.adapter!r})" if self.use_adapter else "zero-shot"
         return (f"{type(self).__name__}({kind}, model={self.base_model_id!r}, labels={list(self.label_names)}, "
                 f"label tokens={list(self.label_token_ids)})")
+
+
+def load_classifier(model: str = "offline", runtime=None, label_space="binary", **kwargs) -> LabelWordClassifier:
+    """Load a model (preset, hub id or path) and wrap it in a label-word classifier: one call for a lesson or script.
+
+    Args:
+        model: as for `load_model` (e.g. `cfg.model` from `lesson_config`).
+        runtime: from `setup` (default: a fresh one).
+        label_space: "binary", "three" or label names (see `load_tweets`).
+        **kwargs: passed to `LabelWordClassifier` (label_words, template, ...).
+    """
+    from .data import resolve_label_space
+    from .models import load_model
+
+    loaded, tokenizer = load_model(model, runtime)
+    return LabelWordClassifier(loaded, tokenizer, resolve_label_space(label_space), **kwargs)
 
 
 #: The name of earlier releases, kept as an alias for one release.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write_json", "atomic_write_text", "atomic_dir", "save_figure", "to_jsonable", "check_writable"]
+__all__ = ["atomic_file", "atomic_write_json", "atomic_write_text", "atomic_dir", "save_figure", "to_jsonable", "check_writable"]
 
 
 def to_jsonable(obj):
@@ -55,20 +55,30 @@ def _usual_mode(path: Path, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write text to a temporary file beside `path`, then rename it into place."""
+@contextmanager
+def atomic_file(path: str | Path, suffix: str = ".tmp"):
+    """Yield a temporary path beside `path`; on success it is renamed into place, on error it is removed.
+
+    The one write-then-rename of the kit: an interrupted write never leaves a half-written file behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        yield Path(tmp)
         _usual_mode(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write text to a temporary file beside `path`, then rename it into place."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def atomic_write_json(path: str | Path, obj) -> Path:
@@ -98,16 +108,7 @@ def atomic_dir(path: str | Path):
 
 
 def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Save a matplotlib figure atomically (PNG by the suffix)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    """Save a matplotlib figure atomically (the format from the suffix, e.g. PNG)."""
+    with atomic_file(path, suffix=Path(path).suffix) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        _usual_mode(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -12,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from .io import atomic_dir
 from .runtime import Runtime, hub_reachable, resolve_hf_token, setup
 
 __all__ = ["ModelPreset", "PRESETS", "OFFLINE_PRESET", "load_model", "list_presets", "offline_model_path",
@@ -86,18 +85,9 @@ def _offline_fp32_copy() -> Path:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.hf_quantizer = None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:  # an interrupted conversion leaves no half-written copy
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if target.exists():  # a concurrent run finished first
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 

@@ -7,8 +7,8 @@ the scoring engine; gradient methods differentiate the explained quantity with r
 from .core import Attribution, Explanation, MaskScorer, TweetFeatures
 from .explain import explain, explain_many
 from .perturbation import all_subset_masks, score_masks, shapley_from_subsets
-from .registry import METHODS, AttributionMethod, get_method, list_methods, register_method
+from .registry import METHODS, AttributionMethod, get_method, list_methods, method_table, register_method
 
 __all__ = ["Explanation", "Attribution", "MaskScorer", "TweetFeatures", "explain", "explain_many", "list_methods",
-           "get_method", "register_method", "AttributionMethod", "METHODS", "score_masks", "all_subset_masks",
+           "get_method", "register_method", "AttributionMethod", "METHODS", "method_table", "score_masks", "all_subset_masks",
            "shapley_from_subsets"]

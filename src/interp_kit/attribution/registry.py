@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AttributionMethod", "METHODS", "list_methods", "get_method", "register_method"]
+__all__ = ["AttributionMethod", "METHODS", "list_methods", "get_method", "register_method", "method_table"]
 
 
 class AttributionMethod:
@@ -86,6 +86,18 @@ def list_methods(family: str | None = None) -> dict[str, str]:
     """Method name -> one-line description (family, what it computes, what its budget means)."""
     return {name: f"[{m.family}] {m.description}" for name, m in METHODS.items()
             if family is None or m.family == family}
+
+
+def method_table(n_features: int, budgets: dict | None = None):
+    """A DataFrame of the registered methods: family, what the budget means, the budget, and the model evaluations
+    each would need for a text of `n_features` features (`budgets`: method name -> budget; default budgets else)."""
+    import pandas as pd
+
+    budgets = budgets or {}
+    return pd.DataFrame([{"method": name, "family": m.family, "budget means": m.budget_name,
+                          "budget": m.resolve_budget(budgets.get(name)),
+                          "evaluations": m.estimate_cost(n_features, budgets.get(name)), "paper": m.citation}
+                         for name, m in METHODS.items()]).set_index("method")
 
 
 def get_method(name: str) -> AttributionMethod:

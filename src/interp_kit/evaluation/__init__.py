@@ -7,7 +7,7 @@ from .faithfulness import (Curve, comprehensiveness, deletion_curve, faithfulnes
 from .plausibility import (auprc, iou_at_k, plausibility_report, plausibility_table, rationale_mask, rationale_span,
                            token_f1_at_k)
 from .statistics import (ExplanationComparison, UndefinedMetricWarning, agreement_matrix, compare_explanations, cosine,
-                         explanation_summary, gini, jaccard_top_k, kendall, normalized_entropy, paired_comparison,
+                         explanation_summary, explanation_costs, word_importance, gini, jaccard_top_k, kendall, normalized_entropy, paired_comparison,
                          spearman, styled_table, top_k_overlap)
 from .faithfulness import sufficiency
 
@@ -17,4 +17,4 @@ __all__ = ["classification_metrics", "evaluate", "Curve", "comprehensiveness", "
            "plausibility_table", "plausibility_report", "UndefinedMetricWarning", "gini", "normalized_entropy",
            "top_k_overlap", "jaccard_top_k", "cosine", "spearman", "kendall", "paired_comparison",
            "explanation_summary", "compare_explanations", "ExplanationComparison", "agreement_matrix",
-           "styled_table"]
+           "styled_table", "explanation_costs", "word_importance"]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "word_importance", "explanation_costs",
     "UndefinedMetricWarning", "gini", "normalized_entropy", "top_k_overlap", "jaccard_top_k", "cosine", "spearman",
     "kendall", "paired_comparison", "explanation_summary", "compare_explanations", "ExplanationComparison",
     "agreement_matrix", "styled_table",
@@ -457,3 +458,33 @@ def styled_table(df: pd.DataFrame, higher_is_better: Mapping[str, bool] | None =
             continue
         styler = styler.background_gradient(cmap=cmap if up else f"{cmap}_r", subset=[col], axis=0)
     return styler
+
+
+def word_importance(attributions, min_count: int = 1) -> dict[str, list[tuple[str, float, int]]]:
+    """Per explained label: (word, mean score toward that label, count), lowercased words, largest |mean| first.
+
+    Grouped by the label each explanation explains: averaging over explanations of different labels would cancel
+    (with two labels, the log-odds scores for one are the negatives of the other's).
+    """
+    from collections import defaultdict
+
+    by_label: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for attr in attributions:
+        for word, score in zip(attr.features, attr.scores):
+            key = word.lower().strip(".,!?;:\"'()")
+            if key:
+                by_label[attr.target][key].append(float(score))
+    out = {}
+    for label, words in by_label.items():
+        rows = [(w, float(np.mean(v)), len(v)) for w, v in words.items() if len(v) >= min_count]
+        out[label] = sorted(rows, key=lambda r: -abs(r[1]))
+    return out
+
+
+def explanation_costs(explanations) -> pd.DataFrame:
+    """One row per explanation: model evaluations, seconds, the sum of scores beside f(all) - f(none) (efficiency),
+    and integrated gradients' convergence delta where there is one."""
+    return pd.DataFrame([{"method": e.method, "evaluations": e.n_evaluations, "seconds": round(e.seconds, 2),
+                          "sum of scores": round(float(np.sum(e.scores)), 3),
+                          "f(all) - f(none)": round(e.value_full - e.value_empty, 3),
+                          "IG delta": e.extras.get("convergence_delta")} for e in explanations]).set_index("method")

@@ -13,28 +13,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..attribution import explain_many
-from ..evaluation.statistics import compare_explanations, explanation_summary
+from ..evaluation.statistics import compare_explanations, explanation_summary, word_importance
 from ..evaluation.faithfulness import faithfulness_report
 from ..io import atomic_write_json, atomic_write_text, save_figure
 from ..evaluation.plausibility import plausibility_report
 from ..viz.evaluation import plot_shap_summary
 
-__all__ = ["run_explanation_stage", "word_importance"]
-
-
-def word_importance(attributions, min_count: int = 1) -> dict[str, list[tuple[str, float, int]]]:
-    """Per explained label: (word, mean score toward that label, count), lowercased words, largest |mean| first."""
-    by_label: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for attr in attributions:
-        for word, score in zip(attr.features, attr.scores):
-            key = word.lower().strip(".,!?;:\"'()")
-            if key:
-                by_label[attr.target][key].append(float(score))
-    out = {}
-    for label, words in by_label.items():
-        rows = [(w, float(np.mean(v)), len(v)) for w, v in words.items() if len(v) >= min_count]
-        out[label] = sorted(rows, key=lambda r: -abs(r[1]))
-    return out
+__all__ = ["run_explanation_stage"]
 
 
 def run_explanation_stage(zero_shot, fine_tuned, evals, output_dir, n: int = 20, budget: int = 200,

@@ -59,7 +59,7 @@ def plot_curves(curves: Mapping[str, "Curve"], title: str | None = None, ax=None
 
 def plot_shap_summary(attributions, title: str, top: int = 12):
     """One panel per explained label: the words that most raise or lower that label's score, on average."""
-    from ..pipeline.explanations import word_importance
+    from ..evaluation.statistics import word_importance
 
     table = word_importance(attributions)
     labels = sorted(table)
