@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CSV = ROOT.parent / "shared" / "data" / "tweet_sentiment_extraction" / "test.csv"
+DEFAULT_CSV = "tweets-test"  # the shipped real-tweet sample; pass the full Kaggle test.csv with --csv
 
 
 def run_llm_attribution(clf, algorithm, text, target, seed, **kwargs):

@@ -18,7 +18,7 @@ import pandas as pd
 from interp_kit import (ZeroShotClassifier, explain_many, faithfulness_report, fine_tune, load_model, load_tweets,
                         plausibility_report, setup)
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tweet_sentiment_extraction"
+TRAIN = "tweets-train"  # shipped real tweets with human rationales
 METHODS = ["shap", "feature_ablation", "shapley_value_sampling", "kernel_shap", "lime", "integrated_gradients",
            "saliency", "input_x_gradient"]
 
@@ -38,9 +38,9 @@ def main():
     rt = setup(seed=0)
     model, tok = load_model("offline", rt)
     zero_shot = ZeroShotClassifier(model, tok)
-    train = load_tweets(str(DATA / "train.csv"), label_space="binary", n=args.n_train, seed=0)
+    train = load_tweets(TRAIN, label_space="binary", n=args.n_train, seed=0)
     # test.csv has no rationales: explain other train.csv tweets, never the ones fine-tuned on
-    pool = load_tweets(str(DATA / "train.csv"), label_space="binary", n=4 * args.n + args.n_train, seed=1)
+    pool = load_tweets(TRAIN, label_space="binary", n=4 * args.n + args.n_train, seed=1)
     seen = set(train.ids)
     keep = [i for i, (t, tid) in enumerate(zip(pool.texts, pool.ids))
             if tid not in seen and len(t.split()) <= args.max_words][:args.n]

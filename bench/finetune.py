@@ -19,13 +19,12 @@ import torch
 from interp_kit import ZeroShotClassifier, evaluate, fine_tune, load_model, load_tweets, setup
 from interp_kit.data import resolve_label_space
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tweet_sentiment_extraction"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train-csv", default=str(DATA / "train.csv"))
-    ap.add_argument("--test-csv", default=str(DATA / "test.csv"))
+    ap.add_argument("--train-csv", default="tweets-train", help="shipped sample name or a Kaggle CSV path")
+    ap.add_argument("--test-csv", default="tweets-test", help="shipped sample name or a Kaggle CSV path")
     ap.add_argument("--label-space", default="binary")
     ap.add_argument("--n-train", type=int, default=400)
     ap.add_argument("--n-eval", type=int, default=500)

@@ -19,7 +19,7 @@ import torch
 
 from interp_kit import ZeroShotClassifier, load_model, load_tweets, setup
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tweet_sentiment_extraction" / "test.csv"
+DATA = "tweets-test"  # the shipped real-tweet sample; --data takes the full Kaggle test.csv too
 
 
 def batches(clf, texts, batch_size):

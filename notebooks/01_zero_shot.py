@@ -64,12 +64,13 @@ for text, p in zip(tweets, clf.predict_proba(tweets)):
 
 # %% [markdown]
 # ## Evaluate
-# The kit's offline sample (hand-written tweets with rationales) works everywhere; with the Kaggle CSV pass its
-# path to `load_tweets`. MCC is reported beside accuracy because it stays honest when classes are imbalanced.
+# Real tweets: the kit ships a seeded, stratified sample of the Kaggle Tweet Sentiment Extraction data (CC BY 4.0,
+# Figure Eight's Data for Everyone; real tweets can be offensive). `split="test"` reads test tweets, never used for
+# training. MCC is reported beside accuracy because it stays honest when classes are imbalanced.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-data = load_tweets("offline", label_space="binary", n=cfg.n_eval, seed=0)
+data = load_tweets("tweets", split="test", label_space="binary", n=cfg.n_eval, seed=0)
 metrics = evaluate(clf, data)
 print(f"accuracy {metrics['accuracy']:.3f} · macro-F1 {metrics['macro']['f1']:.3f} · MCC {metrics['mcc']:.3f}")
 

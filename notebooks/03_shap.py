@@ -38,7 +38,7 @@ cfg
 # %% [markdown]
 # ## The classifier and a few tweets
 # The same zero-shot classifier as in lesson 01: the score of each label is the logit of its label word as the
-# next token after the prompt. The tweets come from the kit's offline sample (no network needed).
+# next token after the prompt. The tweets are real ones shipped with the kit (no network needed).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -46,7 +46,7 @@ from interp_kit import ZeroShotClassifier, load_model, load_tweets
 
 model, tokenizer = load_model(cfg.model, runtime)
 clf = ZeroShotClassifier(model, tokenizer, label_names=("negative", "positive"))
-tweets = load_tweets("offline", n=max(cfg.n_explain, 2), seed=0)
+tweets = load_tweets("tweets", split="test", n=max(cfg.n_explain, 2), seed=0)
 list(zip(tweets.labels, tweets.texts))
 
 # %% [markdown]

@@ -38,7 +38,7 @@ cfg
 # %%
 budgets = {"shap": cfg.budget, "shapley_value_sampling": max(2, cfg.budget // 10), "kernel_shap": cfg.budget,
            "lime": cfg.budget, "integrated_gradients": min(cfg.budget, 32)}
-TWEET = 0  # which tweet of the offline sample to explain
+TWEET = 0  # which test tweet to explain
 MAX_EVALS = 300  # skip methods that would need more model evaluations than this (exact Shapley on long tweets)
 
 # %%
@@ -47,7 +47,7 @@ from interp_kit import ZeroShotClassifier, load_model, load_tweets
 
 model, tokenizer = load_model(cfg.model, runtime)
 clf = ZeroShotClassifier(model, tokenizer, label_names=("negative", "positive"))
-tweets = load_tweets("offline", n=max(cfg.n_explain, 2), seed=0)
+tweets = load_tweets("tweets", split="test", n=max(cfg.n_explain, 2), seed=0)
 text = tweets.texts[TWEET]
 text, tweets.labels[TWEET], clf.predict([text])[0]
 
@@ -154,7 +154,7 @@ except ImportError:  # older kit without fine-tuning: skip this comparison
     fine_tune = None
     print("This version of interp_kit has no fine_tune; see lesson 02.")
 if fine_tune is not None:
-    train = load_tweets("offline", split="train", n=cfg.n_train, seed=1)
+    train = load_tweets("tweets", split="train", n=cfg.n_train, seed=1)  # disjoint from the test tweets
     tuned = fine_tune(clf, train, epochs=cfg.epochs, seed=0).classifier
 
 # %%

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("INTERP_KIT_SHARED_DATA", REPO.parent / "shared" / "data" / "tweet_sentiment_extraction"))
 
 
 @pytest.fixture(scope="session")
@@ -35,18 +34,18 @@ def clf(model_and_tokenizer):
 
 @pytest.fixture(scope="session")
 def kaggle_test_csv():
-    path = SHARED_DATA / "test.csv"
-    if not path.exists():
-        pytest.skip(f"real data not found at {path} (set INTERP_KIT_SHARED_DATA)")
-    return path
+    """The shipped sample of Kaggle's test.csv (real tweets, in the repository: never skipped)."""
+    from interp_kit.data import sample_path
+
+    return sample_path("tweets-test")
 
 
 @pytest.fixture(scope="session")
 def kaggle_train_csv():
-    path = SHARED_DATA / "train.csv"
-    if not path.exists():
-        pytest.skip(f"real data not found at {path} (set INTERP_KIT_SHARED_DATA)")
-    return path
+    """The shipped sample of Kaggle's train.csv, with the human `selected_text` rationales."""
+    from interp_kit.data import sample_path
+
+    return sample_path("tweets-train")
 
 
 class _DeprecationLog:
@@ -75,3 +74,23 @@ def no_deprecated_transformers_calls():
         logger.removeHandler(log.handler)
     if log.records:
         pytest.fail(f"the kit called transformers in a deprecated way: {log.records}")
+
+
+# Skips the suite may have anywhere: a test that needs the Hugging Face hub or a CUDA GPU (or one that checks the
+# error raised without them). With INTERP_KIT_STRICT_SKIPS=1 (set by .ci/run) any other skip fails the run.
+ALLOWED_SKIP_WORDS = ("hugging face hub", "gpu", "cuda")
+_unexpected_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = str(report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr)
+        if not any(word in reason.lower() for word in ALLOWED_SKIP_WORDS):
+            _unexpected_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("INTERP_KIT_STRICT_SKIPS") == "1" and _unexpected_skips:
+        print("\nSkipped for a reason other than the hub or a GPU (INTERP_KIT_STRICT_SKIPS=1 fails the run):\n  "
+              + "\n  ".join(_unexpected_skips))
+        session.exitstatus = 1

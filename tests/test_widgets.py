@@ -63,8 +63,8 @@ def test_fine_tune_control_trains_and_reports(model_and_tokenizer):
 
     model, tok = load_model("offline")  # its own copy: fine-tuning adds LoRA layers to the model object
     base = ZeroShotClassifier(model, tok)
-    data = load_tweets("offline", n=24, seed=0)
-    ctl = fine_tune_control(base, data.take(range(16)), data.take(range(16, 24)), n_train=8, epochs=1, rank=4)
+    train, evals = load_tweets("tweets", split="train", n=16, seed=0), load_tweets("tweets", split="test", n=8, seed=0)
+    ctl = fine_tune_control(base, train, evals, n_train=8, epochs=1, rank=4)
     ctl.button.click()
     html = _shown(ctl.output)
     assert ctl.result is not None and "fine-tuned" in html and "accuracy" in html

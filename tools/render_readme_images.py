@@ -1,4 +1,4 @@
-"""Render the README's pictures with the kit itself (offline model, the kit's own sample tweets).
+"""Render the README's pictures with the kit itself (offline model, real tweets shipped with the kit).
 
     python tools/render_readme_images.py            # writes docs/images/*.png
 
@@ -14,7 +14,7 @@ from interp_kit import (ZeroShotClassifier, agreement_matrix, evaluate, explain,
 from interp_kit.io import save_figure
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
-TWEET = "boss just dumped another deadline on me. hate this week"  # from data/offline_tweets.csv (ik0003)
+TWEET = "Back is SORE... should not have done that jump last night"  # a real tweet from data/tweets_test.csv
 METHODS = {"shap": 300, "feature_ablation": None, "shapley_value_sampling": 20, "kernel_shap": 100, "lime": 100,
            "integrated_gradients": 32, "saliency": None, "input_x_gradient": None}
 
@@ -31,12 +31,13 @@ def main() -> None:
     per_method = [explain(clf, TWEET, method=m, budget=b, target=shap_attr.target) for m, b in METHODS.items()]
     save_figure(plot_method_grid(per_method), OUT / "method_grid.png")
 
-    tweets = load_tweets("offline", label_space="binary", n=12, seed=0).texts
+    tweets = load_tweets("tweets", split="test", label_space="binary", n=12, seed=0).texts
     by_method = {m: explain_many(clf, tweets, method=m, budget=b) for m, b in METHODS.items()}
     save_figure(plot_agreement(agreement_matrix(by_method, "spearman")), OUT / "agreement.png")
 
-    metrics = evaluate(clf, load_tweets("offline", label_space="binary"))
-    save_figure(plot_confusion_matrix(metrics, title=f"Zero-shot, offline sample (accuracy {metrics['accuracy']:.2f})"),
+    metrics = evaluate(clf, load_tweets("tweets", split="test", label_space="binary"))
+    save_figure(plot_confusion_matrix(metrics, title=f"Zero-shot, {metrics['n']} real test tweets "
+                                                     f"(accuracy {metrics['accuracy']:.2f})"),
                 OUT / "confusion_matrix.png")
     print("wrote", ", ".join(sorted(p.name for p in OUT.glob("*.png"))), "to", OUT)
 

@@ -8,7 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Tweets", "LABEL_SPACES", "load_tweets", "resolve_label_space", "offline_sample_path", "DataError"]
+__all__ = ["Tweets", "LABEL_SPACES", "SAMPLES", "load_tweets", "resolve_label_space", "offline_sample_path",
+           "sample_path", "DataError"]
+
+#: Data shipped with the kit, by name. "tweets-*" are real tweets: a seeded, stratified sample of the Kaggle Tweet
+#: Sentiment Extraction CSVs (CC BY 4.0; credit Figure Eight's Data for Everyone and the Kaggle competition; see
+#: data/README.md), train with human `selected_text` rationales. Train and test tweets are disjoint.
+#: "offline" is the kit's 180 hand-written texts: tiny and clean, for demos that need that, not for measuring.
+SAMPLES: dict[str, str] = {
+    "tweets-train": "tweets_train.csv",
+    "tweets-test": "tweets_test.csv",
+    "offline": "offline_tweets.csv",
+}
 
 #: Named label spaces; mteb's numeric ids are negative=0, neutral=1, positive=2.
 LABEL_SPACES: dict[str, tuple[str, ...]] = {
@@ -107,13 +118,21 @@ class Tweets:
         return self.take(sorted(rest)), self.take(sorted(evals))
 
 
-def offline_sample_path() -> Path:
-    """The kit's own hand-written sample (data/offline_tweets.csv), shipped inside the package too."""
+def sample_path(name: str) -> Path:
+    """Path of a shipped sample (`SAMPLES`), from the installed package data or the repository's data/."""
+    if name not in SAMPLES:
+        raise DataError(f"Unknown sample {name!r}; shipped samples are {sorted(SAMPLES)}.")
     here = Path(__file__).resolve()
-    for candidate in (here.parent / "data" / "offline_tweets.csv", here.parents[2] / "data" / "offline_tweets.csv"):
+    for candidate in (here.parent / "data" / SAMPLES[name], here.parents[2] / "data" / SAMPLES[name]):
         if candidate.exists():
             return candidate
-    raise DataError("The offline sample data/offline_tweets.csv was not found next to the package.")
+    raise DataError(f"The shipped sample data/{SAMPLES[name]} was not found next to the package; reinstall "
+                    "interp_kit (bash tools/install.sh) or rebuild it with python tools/make_tweet_sample.py.")
+
+
+def offline_sample_path() -> Path:
+    """The kit's hand-written sample (data/offline_tweets.csv)."""
+    return sample_path("offline")
 
 
 def _from_frame(df: pd.DataFrame, names: tuple[str, ...], source: str, text_column: str, label_column: str | None):
@@ -139,29 +158,33 @@ def _from_frame(df: pd.DataFrame, names: tuple[str, ...], source: str, text_colu
                   rationales=rationales, ids=ids, source=source, n_dropped=n_bad)
 
 
-def load_tweets(source: str = "offline", split: str = "train", label_space="binary", n: int | None = None,
+def load_tweets(source: str = "tweets", split: str = "train", label_space="binary", n: int | None = None,
                 seed: int = 0, text_column: str = "text", label_column: str | None = None) -> Tweets:
     """Load tweets with labels in the chosen label space.
 
     Args:
-        source: "offline" (the kit's sample, no network), "hub" (mteb/tweet_sentiment_extraction), or a CSV
-            path in Kaggle (`textID,text,selected_text,sentiment`) or mteb (`id,text,label,label_text`) format.
-        split: "train" or "test" for the hub; ignored for a CSV (the file is the split).
+        source: "tweets" (real tweets shipped with the kit; `split` picks "tweets-train" or "tweets-test"), a name
+            from `SAMPLES`, "hub" (mteb/tweet_sentiment_extraction), or a CSV path in Kaggle
+            (`textID,text,selected_text,sentiment`) or mteb (`id,text,label,label_text`) format.
+        split: "train" or "test" for "tweets" and the hub; a named sample or a CSV is its own split.
         label_space: "binary" (negative/positive, the lessons' default), "three", or a list of names/ids.
         n: a seeded stratified subset of this size (None keeps all).
     Empty or non-string texts are dropped and counted in `n_dropped`; rows outside the label space are left out.
     """
     names = resolve_label_space(label_space)
-    if source == "offline":
-        path = offline_sample_path()
-        tweets = _from_frame(pd.read_csv(path, keep_default_na=False), names, "offline sample", text_column,
-                             label_column)
+    if source == "tweets":
+        if split not in ("train", "test"):
+            raise DataError(f"split must be 'train' or 'test' for the shipped tweets, got {split!r}.")
+        source = f"tweets-{split}"
+    if source in SAMPLES:
+        tweets = _from_frame(pd.read_csv(sample_path(source), keep_default_na=False, dtype=str), names, source,
+                             text_column, label_column)
     elif source == "hub":
         from .runtime import hub_reachable
 
         if not hub_reachable():
             raise DataError("Cannot reach the Hugging Face hub for mteb/tweet_sentiment_extraction; use "
-                            "load_tweets('offline') or a local Kaggle CSV path instead.")
+                            "load_tweets('tweets', split=...) (shipped real tweets) or a local Kaggle CSV path.")
         from datasets import load_dataset
 
         df = load_dataset("mteb/tweet_sentiment_extraction", split=split).to_pandas()
@@ -169,7 +192,7 @@ def load_tweets(source: str = "offline", split: str = "train", label_space="bina
     else:
         path = Path(source)
         if not path.exists():
-            raise DataError(f"No such data file: {path}. Use 'offline', 'hub' or a CSV path.")
+            raise DataError(f"No such data file: {path}. Use 'tweets', one of {sorted(SAMPLES)}, 'hub' or a CSV path.")
         # keep_default_na=False keeps words such as "NA" or "null" as text; truly empty cells become "".
         tweets = _from_frame(pd.read_csv(path, keep_default_na=False, dtype=str), names, str(path), text_column,
                              label_column)

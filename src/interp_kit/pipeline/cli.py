@@ -8,7 +8,7 @@ import time
 
 __all__ = ["main", "build_parser", "run"]
 
-DEFAULT_TRAIN = "offline"
+DEFAULT_DATA = "tweets"  # the real tweets shipped with the kit: train from tweets-train, evaluate on tweets-test
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,11 +18,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--model-name", default="offline",
                        help="preset (offline, smollm2-360m, qwen2.5-0.5b, llama-3.2-1b), hub id or local path")
     run_p.add_argument("--data", default=None,
-                       help="a local CSV (Kaggle or mteb format) for train and eval; default: the offline sample, "
-                            "or the hub's mteb/tweet_sentiment_extraction with --data hub")
+                       help="tweets (default: real tweets shipped with the kit, train/test splits), hub "
+                            "(mteb/tweet_sentiment_extraction), a shipped sample name (tweets-train, tweets-test, "
+                            "offline) or a local CSV (Kaggle or mteb format) split into train and eval")
     run_p.add_argument("--eval-data", default=None, help="a separate CSV for evaluation (e.g. Kaggle test.csv)")
-    run_p.add_argument("--train-split", default="train", help="hub split for training")
-    run_p.add_argument("--eval-split", default="test", help="hub split for evaluation")
+    run_p.add_argument("--train-split", default="train", help="split for training (--data tweets or hub)")
+    run_p.add_argument("--eval-split", default="test", help="split for evaluation (--data tweets or hub)")
     run_p.add_argument("--text-field", default="text", help="text column name")
     run_p.add_argument("--label-field", default=None, help="label column (default: sentiment, label_text or label)")
     run_p.add_argument("--label-space", nargs="+", default=["binary"],
@@ -56,16 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_data(args, names):
     from ..data import load_tweets
 
-    source = args.data or DEFAULT_TRAIN
+    source = args.data or DEFAULT_DATA
     train_source = source
     if args.eval_data:
         eval_source = args.eval_data
     else:
         eval_source = source
     kw = dict(label_space=names, text_column=args.text_field, label_column=args.label_field, seed=args.seed)
-    if source == "hub":
-        train = load_tweets("hub", split=args.train_split, n=args.train_subset, **kw)
-        evals = load_tweets("hub", split=args.eval_split, n=args.eval_subset, **kw)
+    if source in ("tweets", "hub") and not args.eval_data:
+        if args.train_split == args.eval_split:
+            raise SystemExit("--train-split and --eval-split must differ, so training and evaluation tweets are disjoint.")
+        train = load_tweets(source, split=args.train_split, n=args.train_subset, **kw)
+        evals = load_tweets(source, split=args.eval_split, n=args.eval_subset, **kw)
         return train, evals
     if eval_source != train_source:
         return (load_tweets(train_source, n=args.train_subset, **kw),

@@ -106,11 +106,11 @@ def test_fine_tuned_classifier_shares_prompt_and_labels(zs, trained):
     assert ft.label_token_ids == zs.label_token_ids and ft.prefix_ids == zs.prefix_ids
     assert ft.suffix_ids == zs.suffix_ids and ft.template == zs.template and ft.base_model_id == "offline"
     with pytest.raises(ValueError, match="already fine-tuned"):
-        fine_tune(ft, load_tweets("offline", n=4), progress=False)
+        fine_tune(ft, load_tweets("tweets", n=4), progress=False)
 
 
 def test_training_data_must_match_the_labels(zs):
-    three = load_tweets("offline", label_space="three", n=6)
+    three = load_tweets("tweets", label_space="three", n=6)
     with pytest.raises(ValueError, match="label"):
         fine_tune(zs, three, progress=False)
 
@@ -190,7 +190,7 @@ def test_interrupted_save_leaves_nothing(trained, tmp_path, monkeypatch):
 def test_run_finetune_stage_writes_results(zs, train16, tmp_path):
     from interp_kit import evaluate
 
-    eval_tweets = load_tweets("offline", label_space="binary", n=6, seed=1)
+    eval_tweets = load_tweets("tweets", split="test", label_space="binary", n=6, seed=1)
     zero_shot = evaluate(zs, eval_tweets)
     out = run_finetune_stage(zs, train16.subset(4, seed=0), eval_tweets, tmp_path, zero_shot,
                              max_steps=1, batch_size=4, progress=False)

@@ -183,7 +183,6 @@ def test_agreement_matrix_nan_aware_and_plot():
 
 
 def test_styled_table_colours_by_direction():
-    pytest.importorskip("jinja2")
     df = pd.DataFrame({"comprehensiveness ↑": [0.1, 0.9], "sufficiency ↓": [0.1, 0.9], "n_texts": [5, 5]},
                       index=["a", "b"])
     styler = styled_table(df)
