@@ -16,11 +16,41 @@ def runtime():
     return setup(seed=0, verbose=False)
 
 
+_SHARED: dict = {}  # the session's shared model, once a test has asked for it
+
+
 @pytest.fixture(scope="session")
 def model_and_tokenizer(runtime):
     from interp_kit import load_model
 
-    return load_model("offline", runtime)
+    _SHARED["model"], tokenizer = load_model("offline", runtime)
+    return _SHARED["model"], tokenizer
+
+
+@pytest.fixture(scope="module")
+def fresh_clf(model_and_tokenizer):
+    """A zero-shot classifier on the module's own copy of the model, for tests that fine-tune.
+
+    `fine_tune` injects LoRA layers into the model it is given; on the shared model that would change every later
+    test's zero-shot model, so the results would depend on the order the tests run in.
+    """
+    import copy
+
+    from interp_kit import ZeroShotClassifier
+
+    model, tokenizer = model_and_tokenizer
+    return ZeroShotClassifier(copy.deepcopy(model), tokenizer, ("negative", "positive"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_model_stays_zero_shot():
+    """Fail the module that left LoRA layers in the shared model (use `fresh_clf` to fine-tune)."""
+    yield
+    if "model" in _SHARED:
+        from interp_kit.engine.adapters import has_adapter
+
+        assert not has_adapter(_SHARED["model"]), \
+            "this module fine-tuned the shared model in place: give its fine-tuning tests the `fresh_clf` fixture"
 
 
 @pytest.fixture(scope="session")

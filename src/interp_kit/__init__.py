@@ -24,6 +24,9 @@ from .viz import (heatmap_html, show_heatmap, plot_heatmap, plot_bars, method_gr
                   plot_confusion_matrix, plot_metrics_comparison, plot_agreement, plot_curves, plot_loss_curve)
 from .lessons import LESSONS, lesson_config, LessonConfig, CheckFailed, list_exercises
 from .lessons.widgets import explorer, compare_methods, fine_tune_control
+from . import lessons as _lessons  # lessons 01-05: pitfalls, demos, the adapter cache (lessons.LESSON_API)
+_LESSON_API = _lessons.LESSON_API
+globals().update({_n: getattr(_lessons, _n) for _n in _LESSON_API})
 
 __version__ = "0.2.0"
 
@@ -53,5 +56,13 @@ __all__ = [
     "save_figure",
     # lessons
     "LESSONS", "lesson_config", "LessonConfig", "CheckFailed", "list_exercises", "explorer", "compare_methods",
-    "fine_tune_control",
+    "fine_tune_control", *_LESSON_API,
 ]
+
+# Lessons 06-08: each of these wings lists its public names in its own `__all__`; they are public here too.
+from . import internals as _internals, trust as _trust, influence as _influence  # noqa: E402
+
+for _wing in (_internals, _trust, _influence):
+    globals().update({_name: getattr(_wing, _name) for _name in _wing.__all__})
+    __all__ += list(_wing.__all__)
+del _wing

@@ -14,11 +14,14 @@ KIT_REF = "v0.1.0"  # the setup cell installs this tag, so a lesson always runs 
 
 #: (notebook stem, title, what it shows)
 LESSONS = [
-    ("01_zero_shot", "Zero-shot classification", "label-token scoring, batching, padding pitfalls, metrics"),
-    ("02_fine_tune", "LoRA fine-tuning", "loss on the label token only, before/after metrics, saved adapters"),
-    ("03_shap", "SHAP on a language model", "Partition SHAP on the tweet's words, the class-mean trap"),
-    ("04_perturbation_vs_gradient", "Perturbation vs gradient", "Captum methods side by side, costs, disagreement"),
-    ("05_metrics", "Measuring explanations", "MCC, sparsity, agreement, faithfulness, plausibility"),
+    ("01_zero_shot", "Zero-shot classification", "label-token scoring, left padding, misclassified tweets, pitfalls"),
+    ("02_fine_tune", "LoRA fine-tuning", "loss on the label token only, before/after metrics, cached adapters"),
+    ("03_shap", "SHAP on a language model", "Partition SHAP (Owen values) vs exact Shapley, the class-mean trap"),
+    ("04_perturbation_vs_gradient", "Perturbation vs gradient", "nine methods side by side, gradient baselines"),
+    ("05_metrics", "Measuring explanations", "MCC, sparsity, faithfulness (signed vs |score|), plausibility"),
+    ("06_inside_the_model", "Inside the model", "attention, logit lens, linear probes, activation patching"),
+    ("07_do_explanations_explain", "Do explanations explain?", "sanity checks, counterfactuals, contrast, self-explanations"),
+    ("08_training_examples", "Which training tweets made it say that?", "nearest examples, TracIn, self-influence"),
 ]
 
 SETUP_CELL = f'''# Setup (the same in every lesson): Colab detection, install only when missing, device, seeds.
@@ -41,7 +44,10 @@ def colab_url(stem: str) -> str:
 
 @dataclass(frozen=True)
 class LessonConfig:
-    """Sizes and model a lesson uses; `profile` is ci (tiny, for nbval), cpu or gpu."""
+    """Sizes and model a lesson uses; `profile` is ci (tiny, for nbval), demo (a live class), cpu or gpu.
+
+    Frozen, so a lesson cannot change it by accident: change a size with `dataclasses.replace(cfg, budget=...)`
+    (the lessons' form fields at the top do this)."""
 
     profile: str
     model: str
@@ -58,6 +64,7 @@ class LessonConfig:
 
 _SIZES = {  # (n_eval, n_train, n_explain, budget, epochs); gpu sizes finish on a free T4 in about ten minutes
     "ci": (24, 16, 2, 24, 1),
+    "demo": (64, 64, 3, 64, 1),  # a live class: every cell within ~30 s on a free T4 (adapter cached after lesson 02)
     "cpu": (200, 200, 8, 200, 1),
     "gpu": (500, 400, 20, 300, 2),
 }
@@ -70,7 +77,8 @@ def lesson_config(runtime: Runtime | None = None, profile: str | None = None) ->
     The lessons classify zero-shot, so they use instruction-tuned models; the CLI keeps the seed's base Llama 3.2 1B
     (`interp-kit run --model-name llama-3.2-1b`) to replicate the seed.
 
-    INTERP_KIT_PROFILE=ci (set by CI) shrinks every size so nbval runs each lesson in about a minute.
+    INTERP_KIT_PROFILE=ci (set by CI) shrinks every size so nbval runs each lesson in about a minute;
+    INTERP_KIT_PROFILE=demo sizes a live class (each cell within about 30 s on a free T4).
     INTERP_KIT_MODEL overrides the model choice.
     """
     on_gpu = runtime is not None and runtime.device.type == "cuda"

@@ -13,7 +13,8 @@ from IPython.display import HTML
 
 from ..attribution.registry import get_method
 
-__all__ = ["Explorer", "MethodComparison", "FineTuneControl", "explorer", "compare_methods", "fine_tune_control"]
+__all__ = ["Explorer", "MethodComparison", "FineTuneControl", "MetricsPanel", "explorer", "compare_methods",
+           "fine_tune_control", "metrics_panel"]
 
 DEFAULT_TWEET = "just got the tickets for tonight, can't wait!! but the weather looks awful"
 
@@ -195,6 +196,66 @@ class FineTuneControl:
         display(self.widget)
 
 
+class MetricsPanel:
+    """Pick methods, tweets and a ranking (signed or |score|), click Measure: faithfulness beside a random baseline.
+
+    Args:
+        classifier: the classifier whose explanations are measured.
+        tweets: a `Tweets` set; the first `n` are explained (their gold labels are the targets).
+    """
+
+    def __init__(self, classifier, tweets, methods=("shap", "feature_ablation", "saliency", "input_x_gradient"),
+                 n: int = 4, budget: int = 100):
+        from ..attribution import list_methods
+
+        self.classifier, self.tweets = classifier, tweets
+        self.methods = W.SelectMultiple(options=list(list_methods()), value=tuple(methods), description="Methods",
+                                        rows=6)
+        self.n = W.IntSlider(value=min(n, len(tweets)), min=1, max=max(1, min(50, len(tweets))), description="Tweets")
+        self.budget = W.IntSlider(value=budget, min=10, max=1000, step=10, description="Budget")
+        self.ranking = W.ToggleButtons(options=["signed", "|score|"], description="Rank by",
+                                       tooltips=["push toward the target (the kit's default)",
+                                                 "magnitude: the same footing for unsigned methods (saliency)"])
+        self.button = W.Button(description="Measure", button_style="primary", icon="table")
+        self.status = W.HTML()
+        self.output = W.Output()
+        self.last = None
+        self.button.on_click(lambda _: self.run())
+        self.widget = W.VBox([W.HBox([self.methods, W.VBox([self.n, self.budget, self.ranking])]),
+                              W.HBox([self.button, self.status]), self.output])
+
+    def run(self):
+        """Explain the tweets with each method and show the faithfulness table (what the button does)."""
+        from ..attribution import explain_many
+        from ..evaluation import faithfulness_report
+        from .demos import by_magnitude
+
+        self.output.outputs = ()
+        part = self.tweets.take(list(range(self.n.value)))
+        with _Busy(self.button, self.status, "explaining and measuring…"):
+            try:
+                if not self.methods.value:
+                    raise ValueError("Pick at least one method.")
+                attrs = [a for m in self.methods.value for a in
+                         explain_many(self.classifier, part.texts, method=m, target=part.labels,
+                                      budget=self.budget.value, progress=False)]
+                if self.ranking.value == "|score|":
+                    attrs = by_magnitude(attrs)
+                table = faithfulness_report(self.classifier, attrs, progress=False)
+            except Exception as exc:
+                _error(self.output, exc)
+                return None
+        self.last = table
+        self.output.append_display_data(HTML(f"<p>{self.n.value} tweets, ranked by {self.ranking.value} score; "
+                                              "compare each row with <b>random</b>.</p>" + table.round(3).to_html()))
+        return table
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
 def explorer(zero_shot, fine_tuned=None, **kwargs) -> Explorer:
     """The explorer widget (display it as the cell's last line)."""
     return Explorer(zero_shot, fine_tuned, **kwargs)
@@ -208,3 +269,8 @@ def compare_methods(classifier, text: str = DEFAULT_TWEET, **kwargs) -> MethodCo
 def fine_tune_control(classifier, train, evals, **kwargs) -> FineTuneControl:
     """The fine-tuning control widget for lesson 02."""
     return FineTuneControl(classifier, train, evals, **kwargs)
+
+
+def metrics_panel(classifier, tweets, **kwargs) -> MetricsPanel:
+    """The faithfulness widget for lesson 05."""
+    return MetricsPanel(classifier, tweets, **kwargs)

@@ -28,6 +28,10 @@ class FineTuneResult:
     examples_per_second: float
     peak_memory_mb: float | None  # CUDA: peak allocated during training; CPU: the process's peak RSS
     settings: dict = field(default_factory=dict)
+    # fine_tune(checkpoints=k): the adapter's weights every k optimizer steps and after the last one, each as
+    # {"step": optimizer steps done, "lr": the learning rate of that step, "state": {parameter name: CPU tensor}}
+    # (what TracIn needs: Pruthi et al. 2020)
+    checkpoints: list[dict] = field(default_factory=list)
 
     def __repr__(self) -> str:
         first, last = (f"{self.losses[0]:.3f}", f"{self.losses[-1]:.3f}") if self.losses else ("-", "-")
@@ -61,7 +65,7 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
               grad_accum: int = 1, r: int = 8, alpha: int = 16, dropout: float = 0.05,
               target_modules: list[str] | None = None, seed: int = 0, progress: bool = True,
               max_steps: int | None = None, weight_decay: float = 0.0, max_grad_norm: float | None = 1.0,
-              schedule: str = "linear") -> FineTuneResult:
+              schedule: str = "linear", checkpoints: int | None = None) -> FineTuneResult:
     """Train a LoRA adapter so the classifier's label token gets the gold label; return the fine-tuned classifier.
 
     The zero-shot `classifier` keeps scoring the untouched base model: its model object gains LoRA layers, which
@@ -78,6 +82,8 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
         progress: show a progress bar with the running loss.
         max_steps: stop after this many optimizer steps (e.g. for a quick check).
         schedule: "linear" (decay to 0 over the run) or "constant" learning rate.
+        checkpoints: keep the adapter's weights (on the CPU, in `FineTuneResult.checkpoints`) every this many
+            optimizer steps and after the last step, with the learning rate of that step: for TracIn.
     """
     from peft import LoraConfig, PeftModel, get_peft_model
 
@@ -88,6 +94,8 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
         raise ValueError(f"Unknown schedule '{schedule}'; use 'linear' or 'constant'.")
     if epochs < 1 or batch_size < 1 or grad_accum < 1:
         raise ValueError("epochs, batch_size and grad_accum must be at least 1.")
+    if checkpoints is not None and checkpoints < 1:
+        raise ValueError("checkpoints must be a number of optimizer steps >= 1 (or None to keep none).")
     examples = _examples(classifier, tweets)
     base = base_of(classifier.model)
     device = classifier.device
@@ -111,6 +119,7 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
         torch.cuda.manual_seed_all(seed)
         torch.cuda.reset_peak_memory_stats(device)
     losses: list[float] = []
+    kept: list[dict] = []
     was_training = base.training
     with grad_flags_kept(base), (kbit_training(base) if kbit else nullcontext()):
         with quiet_peft():
@@ -173,7 +182,12 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
                     else:
                         optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
+                    step_lr = scheduler.get_last_lr()[0]
                     scheduler.step()
+                    if checkpoints and ((len(losses) + 1) % checkpoints == 0 or len(losses) + 1 == total):
+                        kept.append({"step": len(losses) + 1, "lr": step_lr, "state": {
+                            k: p.detach().to("cpu", torch.float32, copy=True)
+                            for k, p in peft_model.named_parameters() if f".{name}." in k and "lora_" in k}})
                     if not math.isfinite(step_loss):
                         raise FloatingPointError(f"The loss became {step_loss} at step {len(losses) + 1}; "
                                                  "try a lower lr.")
@@ -202,6 +216,6 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
     assert fine_tuned.label_token_ids == classifier.label_token_ids and fine_tuned.prefix_ids == classifier.prefix_ids
     return FineTuneResult(classifier=fine_tuned, losses=losses, seconds=seconds,
                           examples_per_second=seen / seconds if seconds > 0 else float("nan"),
-                          peak_memory_mb=peak_memory_mb(device), settings=settings)
+                          peak_memory_mb=peak_memory_mb(device), settings=settings, checkpoints=kept)
 
 

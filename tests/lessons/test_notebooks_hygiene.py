@@ -8,7 +8,7 @@ import pytest
 
 from interp_kit.lessons import LESSONS, SETUP_CELL
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 

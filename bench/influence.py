@@ -1,0 +1,103 @@
+"""Influence on the LoRA classifier: batched vs looped per-example gradients, mislabel detection, retraining.
+
+1. Per-example gradients of the label loss w.r.t. the adapter: `torch.func` (vmap) vs the Python loop, same values.
+2. Flip a fraction of the training labels, fine-tune with checkpoints, rank training tweets by TracIn
+   self-influence (Pruthi et al. 2020): AUROC and precision@k vs random and vs the loss.
+3. For a few test tweets, remove the top-k TracIn proponents (of the predicted label), retrain with the same seed,
+   and compare the drop in the test tweet's log-odds with removing k random tweets.
+
+    python bench/influence.py                      # CPU, offline model, 64 training tweets
+    python bench/influence.py --skip-retrain       # parts 1 and 2 only
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from interp_kit import (ZeroShotClassifier, checkpoint_grads, fine_tune, flip_labels, load_model, load_tweets,
+                        mislabel_detection, per_example_grads, self_influence, setup, tracin)
+
+
+def log_odds(clf, texts, labels):
+    lg = clf.label_logits(texts)
+    logp = torch.log_softmax(torch.as_tensor(np.asarray(lg), dtype=torch.float64), -1)
+    idx = [clf.label_index(lab) for lab in labels]
+    own = logp[torch.arange(len(idx)), idx]
+    return (own - torch.log1p(-own.exp())).numpy()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n-train", type=int, default=64)
+    ap.add_argument("--n-grad", type=int, default=16, help="tweets timed in part 1")
+    ap.add_argument("--flip", type=float, default=0.1)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--every", type=int, default=4, help="checkpoint every this many optimizer steps")
+    ap.add_argument("--n-test", type=int, default=3)
+    ap.add_argument("--k", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-retrain", action="store_true")
+    ap.add_argument("--json", default=None, help="also write the figures to this file")
+    args = ap.parse_args()
+
+    runtime = setup(seed=args.seed, verbose=False)
+    model, tokenizer = load_model("offline", runtime)
+    clf = ZeroShotClassifier(model, tokenizer, ("negative", "positive"))
+    train = load_tweets("tweets", split="train", n=args.n_train, seed=args.seed)
+    noisy, flipped = flip_labels(train, args.flip, seed=args.seed)
+    ft_args = dict(epochs=args.epochs, batch_size=8, lr=1e-3, seed=args.seed, progress=False)
+    result = fine_tune(clf, noisy, checkpoints=args.every, **ft_args)
+    out = {"threads": torch.get_num_threads(), "n_train": args.n_train, "flipped": int(flipped.sum()),
+           "checkpoints": [c["step"] for c in result.checkpoints]}
+
+    # 1. batched vs loop
+    few = noisy.take(range(args.n_grad))
+    per_example_grads(result, few.take([0, 1]))  # warm-up
+    t0 = time.perf_counter(); g_b = per_example_grads(result, few); t_b = time.perf_counter() - t0
+    t0 = time.perf_counter(); g_l = per_example_grads(result, few, batched=False); t_l = time.perf_counter() - t0
+    out["grads"] = {"n": args.n_grad, "batched_s": t_b, "loop_s": t_l, "ratio": t_l / t_b,
+                    "max_abs_diff": float((g_b - g_l).abs().max())}
+    print(f"per-example grads ({args.n_grad} tweets, {g_b.shape[1]:,} weights, {out['threads']} threads): batched "
+          f"{t_b:.1f}s, loop {t_l:.1f}s, ratio {t_l / t_b:.2f}x, max |diff| {out['grads']['max_abs_diff']:.1e}")
+
+    # 2. mislabel detection
+    g_train = checkpoint_grads(result, noisy)
+    si = self_influence(result, noisy, train_grads=g_train)
+    proba = result.classifier.predict_proba(noisy.texts)
+    loss = -np.log(proba[np.arange(len(noisy.texts)), noisy.label_ids])
+    out["mislabel"] = {"self_influence": mislabel_detection(si, flipped), "loss": mislabel_detection(loss, flipped)}
+    print("mislabel detection:", json.dumps(out["mislabel"]))
+
+    # 3. retraining without the top-k proponents vs k random tweets
+    if not args.skip_retrain:
+        test = load_tweets("tweets", split="test", n=args.n_test, seed=args.seed)
+        said = replace(test, labels=result.classifier.predict(test.texts))
+        scores = tracin(result, noisy, said, train_grads=g_train)
+        base = log_odds(result.classifier, said.texts, said.labels)
+        rng = np.random.default_rng(args.seed)
+        rows = []
+        for i in range(len(said.texts)):
+            for kind, drop in (("top-k proponents", scores.proponents(i, args.k)),
+                               ("k random", list(rng.choice(len(noisy.texts), args.k, replace=False)))):
+                keep = [j for j in range(len(noisy.texts)) if j not in set(drop)]
+                re = fine_tune(clf, noisy.take(keep), **ft_args).classifier
+                after = float(log_odds(re, [said.texts[i]], [said.labels[i]])[0])
+                rows.append({"test": i, "removed": kind, "log_odds_before": float(base[i]), "after": after,
+                             "drop": float(base[i]) - after})
+                print(rows[-1])
+        out["retrain"] = rows
+        for kind in ("top-k proponents", "k random"):
+            print(f"mean log-odds drop, {kind}: {np.mean([r['drop'] for r in rows if r['removed'] == kind]):.3f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1, default=float)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
