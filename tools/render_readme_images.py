@@ -36,8 +36,7 @@ def main() -> None:
     save_figure(plot_agreement(agreement_matrix(by_method, "spearman")), OUT / "agreement.png")
 
     metrics = evaluate(clf, load_tweets("tweets", split="test", label_space="binary"))
-    save_figure(plot_confusion_matrix(metrics, title=f"Zero-shot, {metrics['n']} real test tweets "
-                                                     f"(accuracy {metrics['accuracy']:.2f})"),
+    save_figure(plot_confusion_matrix(metrics, title=f"Zero-shot, {metrics['n']} real test tweets"),
                 OUT / "confusion_matrix.png")
     print("wrote", ", ".join(sorted(p.name for p in OUT.glob("*.png"))), "to", OUT)
 
