@@ -9,12 +9,16 @@
 * probes: tokens/s of collecting every layer's answer-position residual (`residual_stream`, one hooked forward per
   batch) against the plain batched forward of the same tweets (`engine.label_logits`, no hooks): same computed
   tokens, so the ratio is the hooks' overhead.
+* --nnsight: the same answer-position readout of every layer through nnsight 0.8.1 (`LanguageModel(model,
+  tokenizer=tok)`, `pip install nnsight==0.8.1`) against the engine's plain forward hooks, on the same left-padded
+  whole prompts and batches (values compared), and against the kit's path (prompt prefix cached): why the kit
+  reads activations with plain hooks.
 * --replication N: "Attention is not explanation" (Jain & Wallace 2019) on N real test tweets: Kendall τ of
   attention / rollout vs leave-one-out and SHAP, and faithfulness of every ranking against random.
 * --curves: logit lens and probe accuracy per layer, zero-shot vs fine-tuned (LoRA on --n-train train tweets),
   on --n-curve test tweets.
 
-Usage: python bench/internals.py [--threads 2] [--naive-sample 120] [--replication 100] [--curves]
+Usage: python bench/internals.py [--threads 2] [--naive-sample 120] [--nnsight] [--replication 100] [--curves]
 """
 from __future__ import annotations
 
@@ -102,6 +106,53 @@ def bench_probes(clf, n: int, batch_size: int = 16, repeats: int = 2) -> dict:
             "residual stream (31 points) tok/s": tokens / best["probe"], "ratio": best["plain"] / best["probe"]}
 
 
+def bench_nnsight(clf, n: int, batch_size: int = 16, repeats: int = 2) -> dict:
+    from nnsight import LanguageModel
+
+    from interp_kit import load_tweets, residual_stream
+    from interp_kit.internals.residual import residual_points
+
+    tweets = load_tweets("tweets", split="train", label_space="binary", n=n, seed=2)
+    ids = [list(clf.tokenize_tweet(t).token_ids) for t in tweets.texts]
+    order = np.argsort([len(t) for t in ids], kind="stable")
+    batches = [[ids[i] for i in order[s:s + batch_size]] for s in range(0, n, batch_size)]
+    hooks = clf.engine.hooks()
+    points = residual_points(hooks.n_layers)
+    lm = LanguageModel(clf.model, tokenizer=clf.tokenizer)
+    layers = lm.model.layers
+
+    def with_hooks():
+        traces = [hooks.run(b, read=points, answer_only=True) for b in batches]  # the same left-padded whole prompts
+        return [torch.stack([t.acts[p] for p in points], 1) for t in traces]
+
+    def with_nnsight():
+        out = []
+        for b in batches:
+            input_ids, mask, pos, _ = hooks.batch(b)  # the same left-padded whole prompts
+            saved = []
+            with torch.no_grad(), lm.trace(input_ids=input_ids, attention_mask=mask, position_ids=pos):
+                saved.append(lm.model.embed_tokens.output[:, -1].save())
+                for layer in layers:
+                    saved.append(layer.output[:, -1].save())
+            out.append(torch.stack([torch.as_tensor(t) for t in saved], 1))
+        return out
+
+    tokens = sum(len(hooks.batch(b)[0].flatten()) for b in batches)  # padded whole-prompt tokens (both paths)
+    best = {"hooks": np.inf, "nnsight": np.inf, "kit": np.inf}
+    for _ in range(repeats):
+        t0 = time.perf_counter(); a = with_hooks(); best["hooks"] = min(best["hooks"], time.perf_counter() - t0)
+        t0 = time.perf_counter(); b = with_nnsight(); best["nnsight"] = min(best["nnsight"], time.perf_counter() - t0)
+        t0 = time.perf_counter(); residual_stream(clf, tweets.texts, batch_size=batch_size, progress=False)
+        best["kit"] = min(best["kit"], time.perf_counter() - t0)
+    diff = max(float((x - y).abs().max()) for x, y in zip(a, b))
+    scale = max(float(x.abs().max()) for x in a)
+    return {"tweets": n, "readouts per tweet": len(points), "whole-prompt tokens (padded)": tokens,
+            "plain hooks s": best["hooks"], "nnsight s": best["nnsight"],
+            "kit residual_stream (prefix cached) s": best["kit"],
+            "nnsight / plain hooks time": best["nnsight"] / best["hooks"],
+            "max |diff| nnsight vs hooks": diff, "largest |activation|": scale}
+
+
 def replication(clf, n: int, shap_budget: int | None) -> None:
     from interp_kit import attention_vs_attribution, load_tweets
 
@@ -155,6 +206,7 @@ def main():
     parser.add_argument("--n-train", type=int, default=400)
     parser.add_argument("--n-curve", type=int, default=200)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--nnsight", action="store_true", help="compare with nnsight 0.8.1 (pip install nnsight==0.8.1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from interp_kit import ZeroShotClassifier, load_model, setup
@@ -170,6 +222,10 @@ def main():
             print(f"  {k}: {v:.3g}" if isinstance(v, float) else f"  {k}: {v}")
         print("\n## Probe activations: every layer's answer-position residual vs a plain batched forward")
         for k, v in bench_probes(clf, args.probe_tweets).items():
+            print(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
+    if args.nnsight:
+        print("\n## Reading every layer's answer-position residual: nnsight 0.8.1 vs the engine's plain hooks")
+        for k, v in bench_nnsight(clf, args.probe_tweets).items():
             print(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
     if args.replication:
         replication(clf, args.replication, args.shap_budget)
