@@ -10,27 +10,26 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
-
 from .gradients import InfluenceError, _classifier, training_examples
 
 __all__ = ["answer_states", "NearestExamples", "nearest_examples", "knn_accuracy"]
 
 
 def answer_states(classifier, tweets, layer: int = -1, batch_size: int = 16) -> np.ndarray:
-    """The residual stream leaving `layer` at the answer position, one row per tweet: (n, d_model)."""
+    """The residual stream leaving `layer` at the answer position, one row per tweet: (n, d_model).
+
+    Read by the internals' `residual_stream` (one hooked forward per length-sorted batch, prefix cached)."""
+    from ..internals._common import check_layer
+    from ..internals.residual import residual_stream
+
     clf = _classifier(classifier)
-    examples = training_examples(clf, tweets) if hasattr(tweets, "labels") else None
-    ids = [t for t, _ in examples] if examples else [list(clf.tokenize_tweet(t).token_ids) for t in tweets]
-    if not ids:
+    if hasattr(tweets, "labels"):
+        training_examples(clf, tweets)  # the same checks as for gradients: non-empty, the classifier's label space
+    texts = list(getattr(tweets, "texts", tweets))
+    if not texts:
         raise InfluenceError("No tweets given.")
-    hooks = clf.engine.hooks()
-    point = f"resid_post.{layer}"
-    rows = []
-    for start in range(0, len(ids), batch_size):
-        trace = hooks.run(ids[start:start + batch_size], read=[point], share_prefix=True, answer_only=True)
-        rows.append(trace.at(point))
-    return torch.cat(rows).numpy()
+    index = check_layer(layer, clf.engine.hooks().n_layers) + 1  # readout 0 is the embeddings
+    return residual_stream(clf, texts, batch_size=batch_size, progress=False).acts[:, index].numpy()
 
 
 @dataclass
