@@ -13,6 +13,8 @@
   tokenizer=tok)`, `pip install nnsight==0.8.1`) against the engine's plain forward hooks, on the same left-padded
   whole prompts and batches (values compared), and against the kit's path (prompt prefix cached): why the kit
   reads activations with plain hooks.
+* --float64 SAMPLE: the sweep against one whole prompt per patch again on a float64 copy of the model, values only:
+  what is left of the float32 difference once rounding is gone.
 * --replication N: "Attention is not explanation" (Jain & Wallace 2019) on N real test tweets: Kendall τ of
   attention / rollout vs leave-one-out and SHAP, and faithfulness of every ranking against random.
 * --curves: logit lens and probe accuracy per layer, zero-shot vs fine-tuned (LoRA on --n-train train tweets),
@@ -206,6 +208,9 @@ def main():
     parser.add_argument("--n-train", type=int, default=400)
     parser.add_argument("--n-curve", type=int, default=200)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--float64", type=int, default=0, metavar="SAMPLE",
+                        help="also compare the sweep with one whole prompt per patch on a float64 copy of the model, "
+                             "on SAMPLE patches: float32 rounding gone, only the algorithm can differ")
     parser.add_argument("--nnsight", action="store_true", help="compare with nnsight 0.8.1 (pip install nnsight==0.8.1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -223,6 +228,16 @@ def main():
         print("\n## Probe activations: every layer's answer-position residual vs a plain batched forward")
         for k, v in bench_probes(clf, args.probe_tweets).items():
             print(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
+    if args.float64:
+        import copy
+
+        clf64 = copy.deepcopy(clf)
+        clf64.model.double()
+        print(f"\n## Patching values on a float64 copy ({args.float64} sampled patches; timings not comparable)")
+        for k, v in bench_patching(clf64, args.float64).items():
+            if "diff" in k or k == "sampled patches":
+                print(f"  {k}: {v:.3g}" if isinstance(v, float) else f"  {k}: {v}")
+        del clf64
     if args.nnsight:
         print("\n## Reading every layer's answer-position residual: nnsight 0.8.1 vs the engine's plain hooks")
         for k, v in bench_nnsight(clf, args.probe_tweets).items():

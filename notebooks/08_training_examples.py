@@ -90,8 +90,10 @@ acc
 
 # %% [markdown]
 # ## 3. Per-example gradients, batched
-# TracIn needs one gradient per tweet. `per_example_grads` vectorises over tweets with `torch.func`
-# (functional_call + vmap + grad); `batched=False` is the loop. Same numbers:
+# TracIn needs one gradient per tweet. `per_example_grads` runs one forward and backward for a whole chunk of
+# tweets: hooks on each LoRA layer keep its input $x$ and output gradient $g$ for every tweet, and that tweet's
+# weight gradient is $\sum_t g_t x_t^\top$ (Goodfellow 2015, the trick behind Opacus). `method="vmap"` does the
+# same with `torch.func`; `method="loop"` is one backward per tweet. The same numbers, up to float32 rounding:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -100,7 +102,7 @@ from interp_kit import per_example_grads
 
 few = noisy.take(range(4))
 t0 = time.perf_counter(); batched = per_example_grads(result, few); t1 = time.perf_counter()
-looped = per_example_grads(result, few, batched=False); t2 = time.perf_counter()
+looped = per_example_grads(result, few, method="loop"); t2 = time.perf_counter()
 print(f"{batched.shape[1]:,} adapter weights; batched {t1 - t0:.1f}s, loop {t2 - t1:.1f}s, "
       f"max difference {float((batched - looped).abs().max()):.1e}")
 

@@ -1,6 +1,8 @@
 """Influence and example-based explanations (lesson 08) on the real offline model and real training tweets."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -41,17 +43,39 @@ def test_fine_tune_keeps_checkpoints_with_their_learning_rates(result):
     assert any(not torch.equal(cps[0]["state"][k], live[k]) for k in live)
 
 
-def test_batched_grads_equal_looped_grads(result, noisy):
+def test_vmap_grads_equal_looped_grads(result, noisy):
     tweets = noisy[0].take(range(5))
     state = result.checkpoints[0]["state"]
-    batched = per_example_grads(result, tweets, state=state, batched=True, chunk_size=3)
-    looped = per_example_grads(result, tweets, state=state, batched=False)
+    batched = per_example_grads(result, tweets, state=state, method="vmap", chunk_size=3)
+    looped = per_example_grads(result, tweets, state=state, method="loop")
     assert batched.shape == looped.shape == (5, sum(v.numel() for v in state.values()))
     assert looped.abs().max() > 1e-3  # real, non-zero gradients
     assert (batched - looped).abs().max() <= 1e-5
     # the loop put the adapter back: the classifier still scores with its final weights
-    final = per_example_grads(result, tweets.take([0]), batched=False)
+    final = per_example_grads(result, tweets.take([0]), method="loop")
     assert not torch.allclose(final, looped[:1])
+
+
+def test_hooked_grads_equal_looped_grads(result, noisy):
+    """The default batched path (one backward per chunk, hooks on the LoRA layers). In float32 its larger matrix
+    products round differently from the loop's (about 2e-5 here), so the comparison runs on a float64 copy, where
+    only the algorithm can differ; one tweet per chunk must match the loop exactly even in float32."""
+    tweets = noisy[0].take(range(4))
+    state = result.checkpoints[0]["state"]
+    one = per_example_grads(result, tweets.take([0]), state=state, method="hooks", chunk_size=1)
+    assert torch.equal(one, per_example_grads(result, tweets.take([0]), state=state, method="loop"))
+    clf64 = copy.deepcopy(result.classifier)
+    clf64.model.double()
+    hooked = per_example_grads(clf64, tweets, state=state, method="hooks", chunk_size=4)
+    looped = per_example_grads(clf64, tweets, state=state, method="loop")
+    assert looped.abs().max() > 1e-3
+    assert (hooked - looped).abs().max() <= 1e-5
+    assert not any(p.grad is not None for p in clf64.model.parameters())  # no gradient left on the weights
+
+
+def test_unknown_gradient_method_is_refused(result, noisy):
+    with pytest.raises(InfluenceError, match="hooks, vmap, loop"):
+        per_example_grads(result, noisy[0].take([0]), method="jvp")
 
 
 def test_self_influence_finds_flipped_labels(result, noisy):
@@ -101,7 +125,7 @@ def test_nearest_examples_and_knn(clf, result, noisy, test_tweets):
 def test_bad_inputs_give_clear_errors(clf, result, noisy):
     tweets = noisy[0]
     with pytest.raises(InfluenceError, match="checkpoints"):
-        tracin(result.classifier, tweets, tweets)  # the classifier alone carries no checkpoints
+        tracin(result, tweets, tweets, checkpoints=[])
     with pytest.raises(InfluenceError, match="zero-shot"):
         self_influence(clf, tweets)
     with pytest.raises(InfluenceError, match="No tweets"):
@@ -158,3 +182,21 @@ def test_check_precision_at_k_passes_reference_and_fails_wrong_ones():
 def test_tracin_from_grads_needs_matching_lists():
     with pytest.raises(InfluenceError):
         tracin_from_grads([], [], [])
+
+
+def test_checkpoints_survive_save_and_load(result, noisy, tmp_path):
+    """save_adapter writes the kept checkpoints beside the adapter; TracIn on the reloaded adapter gives the same
+    self-influence (run last: loading adds a second adapter to this module's model)."""
+    from interp_kit import load_adapter, save_adapter
+
+    path = save_adapter(result, tmp_path / "adapter")
+    assert (path / "interp_kit_checkpoints.safetensors").exists()
+    reloaded = load_adapter(result.classifier, path)
+    assert [c["step"] for c in reloaded.checkpoints] == [c["step"] for c in result.checkpoints]
+    assert [c["lr"] for c in reloaded.checkpoints] == pytest.approx([c["lr"] for c in result.checkpoints])
+    first = result.checkpoints[0]["state"]
+    mine = {k.replace(f".{result.classifier.adapter_name}.", f".{reloaded.adapter_name}."): v for k, v in first.items()}
+    assert mine.keys() == reloaded.checkpoints[0]["state"].keys()
+    assert all(torch.equal(v, reloaded.checkpoints[0]["state"][k]) for k, v in mine.items())
+    few = noisy[0].take(range(3))
+    assert np.allclose(self_influence(reloaded, few), self_influence(result, few), rtol=1e-5, atol=0)

@@ -1,7 +1,7 @@
 """Which training tweets made it say that? (lesson 08): nearest training examples and influence.
 
 * `nearest_examples`, `knn_accuracy`: training tweets nearest in the answer-position hidden state.
-* `per_example_grads`: label-loss gradients w.r.t. the LoRA adapter, one per tweet, batched with torch.func.
+* `per_example_grads`: label-loss gradients w.r.t. the LoRA adapter, one per tweet, batched (one backward per chunk).
 * `tracin` (Pruthi et al. 2020), `grad_cosine`, `self_influence`: influence over fine-tuning checkpoints
   (`fine_tune(..., checkpoints=k)`); `flip_labels`, `mislabel_detection`: the papers' validation.
 """

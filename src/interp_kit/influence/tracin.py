@@ -32,8 +32,8 @@ def checkpoints_of(result, checkpoints=None) -> list[dict]:
     cps = list(checkpoints if checkpoints is not None else getattr(result, "checkpoints", None) or [])
     if not cps:
         raise InfluenceError("No checkpoints: TracIn sums over the adapter's weights saved during fine-tuning. "
-                             "Fine-tune with checkpoints: result = fine_tune(clf, train, checkpoints=2), and pass "
-                             "the result (not only result.classifier).")
+                             "Fine-tune with checkpoints: result = fine_tune(clf, train, checkpoints=2), or load an "
+                             "adapter saved (save_adapter) from such a result.")
     for c in cps:
         if not {"state", "lr"} <= set(c):
             raise InfluenceError("A checkpoint must be a dict with 'state' (adapter weights) and 'lr'.")
@@ -79,7 +79,7 @@ class InfluenceScores:
                               "text": self.train_texts[j]} for role, j in rows])
 
 
-def checkpoint_grads(result, tweets, checkpoints=None, chunk_size: int = 4, progress: bool = False) -> list:
+def checkpoint_grads(result, tweets, checkpoints=None, chunk_size: int = 16, progress: bool = False) -> list:
     """Per-example gradients (n, n_weights) of `tweets` at each checkpoint, batched (`per_example_grads`)."""
     cps = checkpoints_of(result, checkpoints)
     training_examples(result, tweets)
@@ -115,7 +115,7 @@ def _wrap(scores, method, train, test, cps) -> InfluenceScores:
                                  "lrs": [float(c["lr"]) for c in cps]})
 
 
-def tracin(result, train, test, checkpoints=None, chunk_size: int = 4, progress: bool = False,
+def tracin(result, train, test, checkpoints=None, chunk_size: int = 16, progress: bool = False,
            train_grads: list | None = None) -> InfluenceScores:
     """TracIn-CP influence (Pruthi et al. 2020) of each training tweet on each test tweet's label loss.
 
@@ -132,7 +132,7 @@ def tracin(result, train, test, checkpoints=None, chunk_size: int = 4, progress:
     return _wrap(scores, "tracin", train, test, cps)
 
 
-def grad_cosine(result, train, test, checkpoints=None, chunk_size: int = 4, progress: bool = False,
+def grad_cosine(result, train, test, checkpoints=None, chunk_size: int = 16, progress: bool = False,
                 train_grads: list | None = None) -> InfluenceScores:
     """Mean over checkpoints of the cosine between training and test gradients (a normalised TracIn; Barshan et
     al. 2020): ranks training tweets by direction alone, so high-loss tweets do not dominate every list."""
@@ -141,7 +141,7 @@ def grad_cosine(result, train, test, checkpoints=None, chunk_size: int = 4, prog
     return _wrap(scores, "cosine", train, test, cps)
 
 
-def self_influence(result, train, checkpoints=None, chunk_size: int = 4, progress: bool = False,
+def self_influence(result, train, checkpoints=None, chunk_size: int = 16, progress: bool = False,
                    train_grads: list | None = None) -> np.ndarray:
     """TracIn self-influence sum_i lr_i |grad L(z, w_i)|^2 of each training tweet (Pruthi et al. 2020, section 4):
     high for tweets the model fits only reluctantly, e.g. mislabelled ones."""

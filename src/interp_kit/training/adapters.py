@@ -14,10 +14,13 @@ from ..io import atomic_dir, atomic_write_json, to_jsonable
 from .classifier import AdapterMismatchError, FineTunedClassifier
 from .lora import base_of, grad_flags_kept, new_adapter_name, quiet_peft
 
-__all__ = ["save_adapter", "load_adapter", "ADAPTER_METADATA"]
+__all__ = ["save_adapter", "load_adapter", "ADAPTER_METADATA", "ADAPTER_CHECKPOINTS"]
 
 #: The metadata file `save_adapter` writes beside peft's adapter files.
 ADAPTER_METADATA = "interp_kit_adapter.json"
+#: The adapter's weights at each kept checkpoint (`fine_tune(checkpoints=k)`), for TracIn after a reload.
+ADAPTER_CHECKPOINTS = "interp_kit_checkpoints.safetensors"
+_NAME_SLOT = ".{adapter}."
 _FORMAT = 1
 
 
@@ -49,9 +52,12 @@ def save_adapter(result_or_classifier, path: str | Path, metrics: dict | None = 
 
     The metadata records the base model id, prompt template, label words and their token ids, label space,
     training settings, metrics and library versions, so `load_adapter` can refuse a mismatched classifier.
+    The checkpoints kept by `fine_tune(..., checkpoints=k)` go beside them (`interp_kit_checkpoints.safetensors`),
+    so influence (TracIn) still works after `load_adapter`.
     The folder is written under a temporary name and renamed into place: an interrupted save leaves nothing.
     """
     clf = getattr(result_or_classifier, "classifier", result_or_classifier)
+    checkpoints = list(getattr(result_or_classifier, "checkpoints", None) or [])
     if not isinstance(clf, FineTunedClassifier):
         raise TypeError("save_adapter needs a FineTuneResult or a fine-tuned classifier (from fine_tune or "
                         f"load_adapter), got {type(result_or_classifier).__name__}.")
@@ -72,6 +78,7 @@ def save_adapter(result_or_classifier, path: str | Path, metrics: dict | None = 
         "metrics": _summary_metrics(metrics),
         "versions": _versions(),
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "checkpoints": [{"step": int(c["step"]), "lr": float(c["lr"])} for c in checkpoints],
     }
     with atomic_dir(path) as tmp:
         clf.model.save_pretrained(str(tmp), selected_adapters=[clf.adapter_name])
@@ -80,8 +87,32 @@ def save_adapter(result_or_classifier, path: str | Path, metrics: dict | None = 
             for item in nested.iterdir():
                 os.replace(item, tmp / item.name)
             nested.rmdir()
+        if checkpoints:
+            from safetensors.torch import save_file
+
+            slot = f".{clf.adapter_name}."
+            save_file({f"{i}/{k.replace(slot, _NAME_SLOT)}": v.contiguous() for i, c in enumerate(checkpoints)
+                       for k, v in c["state"].items()}, str(tmp / ADAPTER_CHECKPOINTS))
         atomic_write_json(tmp / ADAPTER_METADATA, meta)
     return path
+
+
+def _load_checkpoints(path: Path, meta: dict, adapter_name: str) -> list[dict]:
+    """The saved checkpoints, their weight names moved to the adapter name they were loaded under."""
+    kept = meta.get("checkpoints") or []
+    if not kept:
+        return []
+    from safetensors.torch import load_file
+
+    if not (path / ADAPTER_CHECKPOINTS).exists():
+        raise FileNotFoundError(f"'{path}' lists {len(kept)} checkpoints but has no {ADAPTER_CHECKPOINTS}; "
+                                "save the fine-tune result again with save_adapter.")
+    tensors = load_file(str(path / ADAPTER_CHECKPOINTS))
+    states = [{} for _ in kept]
+    for key, value in tensors.items():
+        i, _, name = key.partition("/")
+        states[int(i)][name.replace(_NAME_SLOT, f".{adapter_name}.")] = value
+    return [{"step": c["step"], "lr": c["lr"], "state": st} for c, st in zip(kept, states)]
 
 
 def _mismatch(what: str, saved, current, path: Path, advice: str) -> AdapterMismatchError:
@@ -137,6 +168,7 @@ def load_adapter(classifier, path: str | Path) -> FineTunedClassifier:
     if fine_tuned.label_token_ids != tuple(meta["label_token_ids"]):
         raise _mismatch("label token ids", meta["label_token_ids"], list(fine_tuned.label_token_ids), path,
                         "The tokenizer differs from the one the adapter was trained with.")
+    fine_tuned.checkpoints = _load_checkpoints(path, meta, name)
     return fine_tuned
 
 

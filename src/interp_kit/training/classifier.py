@@ -24,6 +24,8 @@ class FineTunedClassifier(LabelWordClassifier):
                          max_tweet_tokens=max_tweet_tokens)
         self.adapter_name = adapter_name
         self.training_settings = dict(training_settings or {})
+        #: adapter weights kept during fine-tuning ({"step", "lr", "state"}); filled by `load_adapter`
+        self.checkpoints: list[dict] = []
 
     def __repr__(self) -> str:
         return (f"FineTunedClassifier(LoRA adapter {self.adapter_name!r}, model={self.base_model_id!r}, "

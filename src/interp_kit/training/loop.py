@@ -212,6 +212,7 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
     fine_tuned = FineTunedClassifier(peft_model, classifier.tokenizer, classifier.label_names, classifier.label_words,
                                      classifier.template, adapter_name=name, training_settings=settings,
                                      max_tweet_tokens=classifier.max_tweet_tokens)
+    fine_tuned.checkpoints = kept
     # same tokenizer, template and label words: the scored token is the trained token
     assert fine_tuned.label_token_ids == classifier.label_token_ids and fine_tuned.prefix_ids == classifier.prefix_ids
     return FineTuneResult(classifier=fine_tuned, losses=losses, seconds=seconds,

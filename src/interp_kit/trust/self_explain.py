@@ -315,8 +315,10 @@ def self_explanation_table(classifier, tweets, modes=SELF_EXPLANATION_MODES, met
             with collect_reasons() as reasons:
                 f1 = {name: token_f1_at_k(_indicator(scorer, idx, name), rationale, k=k) if rationale else np.nan
                       for name, idx in sets.items()}
-                f1_random = float(np.nanmean([token_f1_at_k(_indicator(scorer, idx, "random"), rationale, k=k)
-                                              for idx in randoms])) if rationale and not reasons else np.nan
+                f1s = [token_f1_at_k(_indicator(scorer, idx, "random"), rationale, k=k) for idx in randoms] \
+                    if rationale and not reasons else []
+                f1s = [f for f in f1s if not np.isnan(f)]
+                f1_random = float(np.mean(f1s)) if f1s else np.nan
             note = "; ".join(dict.fromkeys(reasons))
             rows.append({**base, "source": "self", "k": k, "margin_drop": drops[0], "flipped": bool(flips[0]),
                          "token_f1": f1["self"], "note": note})
