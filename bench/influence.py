@@ -8,6 +8,7 @@
 
     python bench/influence.py                      # CPU, offline model, 64 training tweets
     python bench/influence.py --skip-retrain       # parts 1 and 2 only
+    python bench/influence.py --grads-only         # part 1 only
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-retrain", action="store_true")
+    ap.add_argument("--grads-only", action="store_true", help="part 1 only")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
 
@@ -82,6 +84,9 @@ def main() -> int:
     out["grads"]["hooks_vs_loop_float64"] = float(d64)
     print(f"  hooks vs loop on a float64 copy ({len(sub.texts)} tweets): max |diff| {float(d64):.1e}")
 
+    if args.grads_only:
+        return _write(out, args.json)
+
     # 2. mislabel detection
     g_train = checkpoint_grads(result, noisy)
     si = self_influence(result, noisy, train_grads=g_train)
@@ -110,8 +115,12 @@ def main() -> int:
         out["retrain"] = rows
         for kind in ("top-k proponents", "k random"):
             print(f"mean log-odds drop, {kind}: {np.mean([r['drop'] for r in rows if r['removed'] == kind]):.3f}")
-    if args.json:
-        with open(args.json, "w") as f:
+    return _write(out, args.json)
+
+
+def _write(out: dict, path: str | None) -> int:
+    if path:
+        with open(path, "w") as f:
             json.dump(out, f, indent=1, default=float)
     return 0
 

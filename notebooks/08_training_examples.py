@@ -73,6 +73,7 @@ near_zs.table(0)
 # ## 2. Fine-tune on labels with some flipped, keeping checkpoints
 # `flip_labels` changes FLIP_FRACTION of the training labels; `fine_tune(..., checkpoints=k)` keeps the adapter's
 # weights every k optimizer steps (and after the last) with each step's learning rate: what TracIn sums over.
+# `save_adapter(result, path)` saves them beside the adapter, so TracIn still works after `load_adapter`.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -202,7 +203,7 @@ check_precision_at_k(my_precision_at_k)
 # * Nearest training tweets show what the model's representation groups together; the kNN accuracy above measures
 #   whether that representation carries the label, and the agreement table shows it is not the decision itself.
 # * TracIn (Pruthi et al. 2020) scores a training tweet by the gradient steps it took, summed over the kept
-#   checkpoints; with LoRA these are gradients over the adapter only, computed per tweet in one vectorised pass.
+#   checkpoints; with LoRA these are gradients over the adapter only, one per tweet from one batched backward.
 # * Influence is an estimate: a different set of checkpoints or a normalised estimator (cosine) reorders the
 #   tweets, as the Spearman tables above measure.
 # * Self-influence is a practical check: the AUROC above says how well it found this run's flipped labels,

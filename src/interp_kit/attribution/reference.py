@@ -30,7 +30,7 @@ def assert_same_sequences(clf, scorer: MaskScorer, inp) -> None:
     n = scorer.n_features
     masks = [np.ones(n, bool), np.zeros(n, bool)] + [~np.eye(n, dtype=bool)[i] for i in range(n)]
     for mask in masks:
-        rendered = inp.to_model_input(torch.tensor([mask.astype(float)]))
+        rendered = inp.to_model_input(torch.from_numpy(mask.astype(float)[None]))
         ours = list(clf.prefix_ids) + scorer.continuation(mask)
         if clf.tokenizer.encode(rendered) != ours:
             raise AssertionError(f"captum and interp_kit would score different token sequences for mask {mask}")

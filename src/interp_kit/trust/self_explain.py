@@ -340,5 +340,5 @@ def self_explanation_report(table: pd.DataFrame) -> pd.DataFrame:
                      "mean k": named.k.mean(), "n_tweets": part.text.nunique(),
                      "named nothing usable": int((part.margin_drop.isna()).sum()) if source == "self" else np.nan,
                      "label changed by CoT": float(part.drop_duplicates("text").label_changed.mean())
-                     if mode == "chain_of_thought" else np.nan})
+                     if mode == "chain_of_thought" and source == "self" else np.nan})
     return pd.DataFrame(rows).set_index(["mode", "source"])
