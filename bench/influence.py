@@ -3,8 +3,9 @@
 1. Per-example gradients of the label loss w.r.t. the adapter: batched (hooks; torch.func vmap) vs the Python loop.
 2. Flip a fraction of the training labels, fine-tune with checkpoints, rank training tweets by TracIn
    self-influence (Pruthi et al. 2020): AUROC and precision@k vs random and vs the loss.
-3. For a few test tweets, remove the top-k TracIn proponents (of the predicted label), retrain with the same seed,
-   and compare the drop in the test tweet's log-odds with removing k random tweets.
+3. For a few test tweets, remove the top-k proponents (of the predicted label) by TracIn and by DataInf (Kwon et al.
+   2024), retrain with the same seed, and compare the drop in the test tweet's log-odds with removing k random
+   tweets.
 
     python bench/influence.py                      # CPU, offline model, 64 training tweets
     python bench/influence.py --skip-retrain       # parts 1 and 2 only
@@ -21,8 +22,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from interp_kit import (ZeroShotClassifier, checkpoint_grads, fine_tune, flip_labels, load_model, load_tweets,
-                        mislabel_detection, per_example_grads, self_influence, setup, tracin)
+from interp_kit import (ZeroShotClassifier, checkpoint_grads, compare_estimators, datainf, fine_tune, flip_labels,
+                        load_model, load_tweets, mislabel_detection, per_example_grads, self_influence, setup,
+                        tracin)
 
 
 def log_odds(clf, texts, labels):
@@ -68,7 +70,8 @@ def main() -> int:
         secs[method] = time.perf_counter() - t0
     out["grads"] = {"n": args.n_grad, "seconds": secs,
                     "ratio_vs_loop": {m: secs["loop"] / secs[m] for m in ("hooks", "vmap")},
-                    "max_abs_diff_vs_loop": {m: float((grads[m] - grads["loop"]).abs().max()) for m in ("hooks", "vmap")},
+                    "max_abs_diff_vs_loop": {m: float((grads[m] - grads["loop"]).abs().max())
+                                             for m in ("hooks", "vmap")},
                     "max_abs_grad": float(grads["loop"].abs().max())}
     print(f"per-example grads ({args.n_grad} tweets, {grads['loop'].shape[1]:,} weights, {out['threads']} threads, "
           f"max |grad| {out['grads']['max_abs_grad']:.2f}):")
@@ -95,17 +98,25 @@ def main() -> int:
     out["mislabel"] = {"self_influence": mislabel_detection(si, flipped), "loss": mislabel_detection(loss, flipped)}
     print("mislabel detection:", json.dumps(out["mislabel"]))
 
-    # 3. retraining without the top-k proponents vs k random tweets
+    # 3. retraining without the top-k proponents (TracIn, DataInf) vs k random tweets
     if not args.skip_retrain:
         test = load_tweets("tweets", split="test", n=args.n_test, seed=args.seed)
         said = replace(test, labels=result.classifier.predict(test.texts))
         scores = tracin(result, noisy, said, train_grads=g_train)
+        # DataInf (Kwon et al. 2024) at the final weights: the last checkpoint is the final adapter
+        closed_form = datainf(result, noisy, said, train_grads=g_train[-1])
+        agreement = compare_estimators(scores, closed_form, k=args.k)
+        out["tracin_vs_datainf"] = agreement.drop(columns="test tweet").to_dict("list")
+        print(f"TracIn vs DataInf per test tweet: Spearman {agreement['spearman'].round(2).tolist()}, "
+              f"top-{args.k} overlap {agreement[f'top-{args.k} overlap'].round(2).tolist()}")
         base = log_odds(result.classifier, said.texts, said.labels)
         rng = np.random.default_rng(args.seed)
         rows = []
+        kinds = ("TracIn top-k proponents", "k random", "DataInf top-k proponents")
         for i in range(len(said.texts)):
-            for kind, drop in (("top-k proponents", scores.proponents(i, args.k)),
-                               ("k random", list(rng.choice(len(noisy.texts), args.k, replace=False)))):
+            for kind, drop in ((kinds[0], scores.proponents(i, args.k)),
+                               (kinds[1], list(rng.choice(len(noisy.texts), args.k, replace=False))),
+                               (kinds[2], closed_form.proponents(i, args.k))):
                 keep = [j for j in range(len(noisy.texts)) if j not in set(drop)]
                 re = fine_tune(clf, noisy.take(keep), **ft_args).classifier
                 after = float(log_odds(re, [said.texts[i]], [said.labels[i]])[0])
@@ -113,7 +124,7 @@ def main() -> int:
                              "drop": float(base[i]) - after})
                 print(rows[-1])
         out["retrain"] = rows
-        for kind in ("top-k proponents", "k random"):
+        for kind in kinds:
             print(f"mean log-odds drop, {kind}: {np.mean([r['drop'] for r in rows if r['removed'] == kind]):.3f}")
     return _write(out, args.json)
 

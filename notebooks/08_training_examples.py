@@ -135,6 +135,19 @@ cosine = grad_cosine(result, noisy, said, train_grads=g_train)
 compare_estimators(scores, cosine, k=K)
 
 # %% [markdown]
+# ### A third: DataInf, an influence function in closed form
+# Influence functions (Koh & Liang 2017) weight the test gradient by the inverse Hessian. DataInf (Kwon et al.
+# 2024) approximates that inverse per LoRA matrix from the same per-tweet gradients, at the final weights only
+# (the last checkpoint is the final adapter, so its gradients are reused).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from interp_kit import datainf
+
+closed_form = datainf(result, noisy, said, train_grads=g_train[-1])
+compare_estimators(scores, closed_form, k=K)
+
+# %% [markdown]
 # ## 5. Validation: does self-influence find the flipped labels?
 # Self-influence sum_i lr_i |grad L(z, w_i)|^2 is expected to be high for tweets the model fits reluctantly, such
 # as mislabelled ones (Pruthi et al. 2020, section 4; Koh & Liang 2017, section 5.4 for influence functions).
@@ -204,12 +217,13 @@ check_precision_at_k(my_precision_at_k)
 #   whether that representation carries the label, and the agreement table shows it is not the decision itself.
 # * TracIn (Pruthi et al. 2020) scores a training tweet by the gradient steps it took, summed over the kept
 #   checkpoints; with LoRA these are gradients over the adapter only, one per tweet from one batched backward.
-# * Influence is an estimate: a different set of checkpoints or a normalised estimator (cosine) reorders the
-#   tweets, as the Spearman tables above measure.
+# * Influence is an estimate: a different set of checkpoints, a normalised estimator (cosine) or a Hessian-weighted
+#   one (DataInf) reorders the tweets, as the Spearman tables above measure.
 # * Self-influence is a practical check: the AUROC above says how well it found this run's flipped labels,
 #   against the loss and against chance.
 #
 # **References.** Pruthi, Liu, Kale, Sundararajan (2020), *Estimating Training Data Influence by Tracing Gradient
-# Descent*, NeurIPS. Koh & Liang (2017), *Understanding Black-box Predictions via Influence Functions*, ICML (the
-# Hessian-based influence TracIn avoids). Barshan, Brunet, Dziugaite (2020), *RelatIF*, AISTATS (normalised
+# Descent*, NeurIPS. Kwon, Wu, Wu, Zou (2024), *DataInf: Efficiently Estimating Data Influence in LoRA-tuned LLMs
+# and Diffusion Models*, ICLR. Koh & Liang (2017), *Understanding Black-box Predictions via Influence Functions*,
+# ICML (the Hessian-based influence TracIn avoids). Barshan, Brunet, Dziugaite (2020), *RelatIF*, AISTATS (normalised
 # influence). Molnar, *Interpretable Machine Learning*, chapter on example-based explanations.

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from interp_kit import (InfluenceError, InfluenceExplorer, checkpoint_grads, fine_tune, flip_labels, knn_accuracy,
-                        load_tweets, mislabel_detection, nearest_examples, per_example_grads, self_influence, tracin,
-                        tracin_from_grads)
+from interp_kit import (InfluenceError, InfluenceExplorer, adapter_parameters, checkpoint_grads, compare_estimators,
+                        datainf, datainf_from_grads, fine_tune, flip_labels, knn_accuracy, load_tweets,
+                        mislabel_detection, nearest_examples, per_example_grads, self_influence, tracin,
+                        tracin_from_grads, weight_blocks)
 from interp_kit.checks import CheckFailed, check_precision_at_k, check_tracin
 
 
@@ -110,6 +111,43 @@ def test_tracin_and_cosine_rank_training_tweets(result, noisy, test_tweets, trac
     # TracIn with only the last checkpoint differs: influence depends on the checkpoints kept
     last = tracin_from_grads(g_train[-1:], g_test[-1:], lrs[-1:])
     assert not np.allclose(last, tr.scores)
+
+
+def test_datainf_equals_the_explicit_inverse():
+    """DataInf's closed form is the mean of exact inverses of the damped rank-one terms (Sherman-Morrison), per
+    weight block: checked against numpy's matrix inverse on seeded gradients."""
+    rng = np.random.default_rng(0)
+    blocks, n, m = [(0, 5), (5, 8)], 6, 2
+    train, test = rng.normal(size=(n, 8)), rng.normal(size=(m, 8))
+    expected = np.zeros((m, n))
+    for a, b in blocks:
+        g, v = train[:, a:b], test[:, a:b]
+        lam = 0.1 * (g ** 2).sum(1).mean() / (b - a)
+        inverse = np.mean([np.linalg.inv(np.outer(x, x) + lam * np.eye(b - a)) for x in g], axis=0)
+        expected += v @ inverse @ g.T
+    got = datainf_from_grads(torch.tensor(train), torch.tensor(test), blocks, damping=0.1)
+    assert np.allclose(got, expected, rtol=1e-10, atol=0)
+    with pytest.raises(InfluenceError, match="damping"):
+        datainf_from_grads(torch.tensor(train), torch.tensor(test), blocks, damping=0)
+
+
+def test_datainf_on_the_fine_tuned_adapter(clf, result, noisy, test_tweets, traced):
+    tweets, tests = noisy[0].take(range(8)), test_tweets.take([0, 1])
+    g_train = per_example_grads(result, tweets)
+    scores = datainf(result, tweets, tests, train_grads=g_train)
+    assert scores.scores.shape == (2, 8) and np.isfinite(scores.scores).all()
+    blocks = weight_blocks(result)  # one per LoRA matrix (A and B of each adapted projection), covering every column
+    assert len(blocks) == len(adapter_parameters(result)) and blocks[0][0] == 0 and blocks[-1][1] == g_train.shape[1]
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    # up-weighting a tweet lowers its own loss: the damped inverse is positive definite
+    own = datainf_from_grads(g_train, g_train, blocks)
+    assert (np.diag(own) > 0).all()
+    table = compare_estimators(traced, scores, k=3)
+    assert table["spearman"].between(-1, 1).all()
+    with pytest.raises(InfluenceError, match="zero-shot"):
+        datainf(clf, tweets, tests)
+    with pytest.raises(InfluenceError, match="No tweets given"):
+        datainf(result, tweets.take([]), tests)
 
 
 def test_nearest_examples_and_knn(clf, result, noisy, test_tweets):
