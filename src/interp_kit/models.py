@@ -135,6 +135,19 @@ def load_model(name_or_preset: str = OFFLINE_PRESET, runtime: Runtime | None = N
     return model, tokenizer
 
 
+def _no_cpu_inference_packing(model) -> None:
+    """Keep bitsandbytes' 4-bit layers on the CPU in their differentiable layout.
+
+    In eval mode on a CPU with AVX512-BF16, a Linear4bit layer repacks its weight for a fast inference kernel that has
+    no autograd rule; from then on every gradient through the layer is silently dropped, in training too. The kit
+    backpropagates through the model (gradient attributions, fine-tuning, influence), so it keeps the layout that
+    bitsandbytes differentiates.
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+
+
 def _from_pretrained(source: str, runtime: Runtime, token: str | None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -143,7 +156,8 @@ def _from_pretrained(source: str, runtime: Runtime, token: str | None):
         kwargs = {"dtype": runtime.dtype, "token": token}
         qconfig = runtime.quantization_config()
         if qconfig is not None:
-            kwargs.update(quantization_config=qconfig, device_map={"": runtime.device.index or 0})
+            where = runtime.device.index or 0 if runtime.device.type == "cuda" else runtime.device.type
+            kwargs.update(quantization_config=qconfig, device_map={"": where})
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -153,6 +167,8 @@ def _from_pretrained(source: str, runtime: Runtime, token: str | None):
                              f"load_model('{OFFLINE_PRESET}').") from None
     if qconfig is None:
         model.to(runtime.device)
+    elif runtime.device.type == "cpu":
+        _no_cpu_inference_packing(model)
     model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

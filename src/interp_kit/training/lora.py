@@ -93,15 +93,23 @@ def kbit_training(base):
     from peft import prepare_model_for_kbit_training
 
     dtypes = [(p, p.dtype) for p in base.parameters()]
-    prepare_model_forkbit_training(base, use_gradient_checkpointing=True,
-                                    gradient_checkpointing_kwargs={"use_reentrant": False})
+    # peft would enable checkpointing through transformers' deprecated gradient_checkpointing_enable; with
+    # use_reentrant=False that is all it does, so it is done here through the current name (older: the old one).
+    prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
+    enable = getattr(base, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     try:
         yield
     finally:
         for p, dtype in dtypes:
             if p.dtype != dtype:
                 p.data = p.data.to(dtype)
-        if getattr(base, "is_activation_checkpointing", False):
+        if getattr(base, "activation_checkpointing_disable", None) is not None:
+            base.activation_checkpointing_disable()
+        else:
             base.gradient_checkpointing_disable()
         try:
             base.disable_input_require_grads()

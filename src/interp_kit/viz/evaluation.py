@@ -1,11 +1,14 @@
 """Pictures of explanation quality: method agreement, deletion/insertion curves, the per-word summary."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ..evaluation.faithfulness import Curve
 
 __all__ = ["plot_agreement", "plot_curves", "plot_shap_summary"]
 
