@@ -34,17 +34,22 @@ cfg
 
 # %% [markdown]
 # ## Parameters
-# `0` keeps your profile's size.
+# `0` keeps your profile's size, at most 128 training tweets: TracIn keeps one gradient per training tweet per
+# checkpoint (N_TRAIN x N_CHECKPOINTS x the adapter's size), and computes each one, so both numbers set the
+# lesson's memory and time.
 
 # %%
+import math
+
 N_TRAIN = 0  #@param {type:"integer"}
 FLIP_FRACTION = 0.1  #@param {type:"number"}
-CHECKPOINT_EVERY = 2  #@param {type:"integer"}
+N_CHECKPOINTS = 4  #@param {type:"integer"}
 LAYER = -1  #@param {type:"integer"}
 K = 3  #@param {type:"integer"}
 
-N_TRAIN = N_TRAIN or max(cfg.n_train, 24)
+N_TRAIN = N_TRAIN or min(max(cfg.n_train, 24), 128)
 N_TEST = 4 if cfg.profile == "ci" else 12
+CHECKPOINT_EVERY = max(1, math.ceil(N_TRAIN / 8) * cfg.epochs // N_CHECKPOINTS)  # optimizer steps (batches of 8)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -77,12 +82,13 @@ near_zs.table(0)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from interp_kit import fine_tune, flip_labels
+from interp_kit import fine_tune, flip_labels, gradient_memory_check
 
 noisy, flipped = flip_labels(train, FLIP_FRACTION, seed=0)
 result = fine_tune(clf, noisy, epochs=cfg.epochs, batch_size=8, lr=1e-3, seed=0, checkpoints=CHECKPOINT_EVERY)
 ft = result.classifier
 print(result, "| flipped:", int(flipped.sum()), "| checkpoints at steps", [c["step"] for c in result.checkpoints])
+print(f"TracIn keeps {gradient_memory_check(result, N_TRAIN, len(result.checkpoints)) / 2**20:,.0f} MiB of gradients")
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from interp_kit import (InfluenceError, InfluenceExplorer, adapter_parameters, checkpoint_grads, compare_estimators,
-                        datainf, datainf_from_grads, fine_tune, flip_labels, knn_accuracy, load_tweets,
-                        mislabel_detection, nearest_examples, per_example_grads, self_influence, tracin,
+                        datainf, datainf_from_grads, fine_tune, flip_labels, gradient_memory_check, knn_accuracy,
+                        load_tweets, mislabel_detection, nearest_examples, per_example_grads, self_influence, tracin,
                         tracin_from_grads, weight_blocks)
 from interp_kit.checks import CheckFailed, check_precision_at_k, check_tracin
 
@@ -101,7 +101,10 @@ def test_tracin_and_cosine_rank_training_tweets(result, noisy, test_tweets, trac
     assert tr.scores.shape == (2, 8)
     g_train, g_test = checkpoint_grads(result, tweets), checkpoint_grads(result, tests)
     lrs = [c["lr"] for c in result.checkpoints]
-    assert np.allclose(tracin_from_grads(g_train, g_test, lrs), tr.scores)
+    # tracin() without train_grads keeps one checkpoint's gradients at a time: the same sums, in the same order
+    assert np.array_equal(tracin_from_grads(g_train, g_test, lrs), tr.scores)
+    assert np.array_equal(tracin(result, tweets, tests, train_grads=g_train).scores, tr.scores)
+    assert np.array_equal(self_influence(result, tweets), self_influence(result, tweets, train_grads=g_train))
     cos = tracin_from_grads(g_train, g_test, lrs, normalise=True)
     assert np.all(np.abs(cos) <= 1 + 1e-6)
     assert np.corrcoef(tr.scores.ravel(), cos.ravel())[0, 1] > 0.5  # the same direction, rescaled
@@ -172,6 +175,11 @@ def test_bad_inputs_give_clear_errors(clf, result, noisy):
         nearest_examples(clf, tweets.take([]), ["fine"])
     with pytest.raises(ValueError, match="checkpoints"):
         fine_tune(clf, tweets, checkpoints=0, progress=False)
+    # gradients that would not fit in memory: refused before any model work, with the size and what to do
+    need = gradient_memory_check(result, len(tweets.texts), 2)
+    assert need == len(tweets.texts) * 2 * sum(p.numel() for p in adapter_parameters(result).values()) * 4
+    with pytest.raises(InfluenceError, match=r"GiB .*fewer checkpoints"):
+        checkpoint_grads(result, tweets, max_bytes=need - 1)
 
 
 def test_widget_shows_proponents_and_opponents(test_tweets, traced):

@@ -8,15 +8,15 @@
 """
 from .gradients import InfluenceError, adapter_parameters, per_example_grads
 from .representation import NearestExamples, answer_states, knn_accuracy, nearest_examples
-from .tracin import (InfluenceScores, checkpoint_grads, compare_estimators, tracin_from_grads, grad_cosine,
-                     self_influence, tracin)
+from .tracin import (InfluenceScores, checkpoint_grads, compare_estimators, gradient_memory_check, grad_cosine,
+                     self_influence, tracin, tracin_from_grads)
 from .datainf import datainf, datainf_from_grads, weight_blocks
 from .validation import flip_labels, mislabel_detection
 from .widgets import InfluenceExplorer, influence_explorer
 
 __all__ = ["InfluenceError", "adapter_parameters", "per_example_grads", "NearestExamples", "answer_states",
            "knn_accuracy", "nearest_examples", "InfluenceScores", "compare_estimators", "grad_cosine",
-           "self_influence", "tracin", "checkpoint_grads", "tracin_from_grads", "datainf", "datainf_from_grads",
-           "weight_blocks", "flip_labels",
+           "self_influence", "tracin", "checkpoint_grads", "gradient_memory_check", "tracin_from_grads", "datainf",
+           "datainf_from_grads", "weight_blocks", "flip_labels",
            "mislabel_detection", "InfluenceExplorer",
            "influence_explorer"]

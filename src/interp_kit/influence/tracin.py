@@ -11,6 +11,7 @@ the Hessian.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,8 +20,8 @@ import torch
 
 from .gradients import InfluenceError, _classifier, adapter_parameters, per_example_grads, training_examples
 
-__all__ = ["InfluenceScores", "checkpoints_of", "checkpoint_grads", "tracin_from_grads", "tracin", "grad_cosine",
-           "self_influence", "compare_estimators"]
+__all__ = ["InfluenceScores", "checkpoints_of", "checkpoint_grads", "gradient_memory_check", "tracin_from_grads",
+           "tracin", "grad_cosine", "self_influence", "compare_estimators"]
 
 ESTIMATORS = ("tracin", "cosine")
 
@@ -79,11 +80,44 @@ class InfluenceScores:
                               "text": self.train_texts[j]} for role, j in rows])
 
 
-def checkpoint_grads(result, tweets, checkpoints=None, chunk_size: int = 16, progress: bool = False) -> list:
-    """Per-example gradients (n, n_weights) of `tweets` at each checkpoint, batched (`per_example_grads`)."""
+def checkpoint_grads(result, tweets, checkpoints=None, chunk_size: int = 16, progress: bool = False,
+                     max_bytes: int | None = None) -> list:
+    """Per-example gradients (n, n_weights) of `tweets` at each checkpoint, batched (`per_example_grads`).
+
+    They are all kept in memory (n_tweets x n_checkpoints x n_weights floats), so a request that would not fit in
+    `max_bytes` (by default the memory available now) fails at once, with what to do.
+    """
     cps = checkpoints_of(result, checkpoints)
     training_examples(result, tweets)
+    gradient_memory_check(result, len(tweets.texts), len(cps), max_bytes)
     return [per_example_grads(result, tweets, state=c["state"], chunk_size=chunk_size, progress=progress) for c in cps]
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process now (psutil, else sysconf), or None where neither says."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+
+
+def gradient_memory_check(result, n_tweets: int, n_checkpoints: int, max_bytes: int | None = None) -> int:
+    """The bytes `checkpoint_grads` will keep (float32); an InfluenceError when that exceeds `max_bytes`."""
+    n_weights = sum(p.numel() for p in adapter_parameters(_classifier(result)).values())
+    need = n_tweets * n_checkpoints * n_weights * 4
+    limit = max_bytes if max_bytes is not None else available_memory()
+    if limit is not None and need > limit:
+        raise InfluenceError(
+            f"Keeping the gradients of {n_tweets} tweets at {n_checkpoints} checkpoints needs {need / 2**30:.2f} GiB "
+            f"({n_weights:,} adapter weights each, float32), more than the {limit / 2**30:.2f} GiB available. Trace "
+            f"fewer tweets, or fewer checkpoints (checkpoints=result.checkpoints[::2], or fine_tune(..., "
+            f"checkpoints=k) with a larger k); tracin() without train_grads keeps one checkpoint at a time.")
+    return need
 
 
 def tracin_from_grads(train_grads: list, test_grads: list, lrs: list, normalise: bool = False) -> np.ndarray:
@@ -104,9 +138,16 @@ def _scores(result, train, test, checkpoints, normalise: bool, chunk_size: int, 
             train_grads=None) -> np.ndarray:
     cps = checkpoints_of(result, checkpoints)
     training_examples(result, train), training_examples(result, test)  # clear errors before any model work
-    return tracin_from_grads(train_grads or checkpoint_grads(result, train, cps, chunk_size, progress),
-                             checkpoint_grads(result, test, cps, chunk_size, progress),
-                             [c["lr"] for c in cps], normalise)
+    lrs = [c["lr"] for c in cps]
+    if train_grads is not None:
+        return tracin_from_grads(train_grads, checkpoint_grads(result, test, cps, chunk_size, progress), lrs,
+                                 normalise)
+    # one checkpoint's gradients in memory at a time: the same sum, in the same order
+    total = np.zeros((len(test.texts), len(train.texts)))
+    for c in cps:
+        grads = [checkpoint_grads(result, tweets, [c], chunk_size, progress)[0] for tweets in (train, test)]
+        total += tracin_from_grads(grads[:1], grads[1:], [c["lr"]], normalise)
+    return total / len(cps) if normalise else total
 
 
 def _wrap(scores, method, train, test, cps) -> InfluenceScores:
@@ -148,7 +189,9 @@ def self_influence(result, train, checkpoints=None, chunk_size: int = 16, progre
     cps = checkpoints_of(result, checkpoints)
     training_examples(result, train)
     out = np.zeros(len(train.texts))
-    for c, g in zip(cps, train_grads or checkpoint_grads(result, train, cps, chunk_size, progress)):
+    for i, c in enumerate(cps):  # without train_grads, one checkpoint's gradients in memory at a time
+        g = train_grads[i] if train_grads is not None else checkpoint_grads(result, train, [c], chunk_size,
+                                                                            progress)[0]
         out += float(c["lr"]) * (g.double() ** 2).sum(1).numpy()
     return out
 
