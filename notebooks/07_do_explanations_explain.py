@@ -65,7 +65,7 @@ if cfg.profile == "ci":
 # NBVAL_IGNORE_OUTPUT
 from interp_kit import ZeroShotClassifier, cached_fine_tune, load_model, load_tweets
 
-model, tokenizer = load_model(cfg.model, runtime)
+model, tokenizer = load_model(cfg.model, runtime, load_in_4bit=False)  # the sanity checks re-draw weights: 16/32-bit
 zero_shot = ZeroShotClassifier(model, tokenizer, ("negative", "positive"))
 pool = load_tweets("tweets", split="train", label_space="binary")
 rest, held_out = pool.split(200, seed=0)  # the same split and adapter as lesson 05: explained tweets are unseen

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from interp_kit import (LabelWordClassifier, Patching, answer_attention, fine_tune, load_model, load_tweets,
-                        per_example_grads, residual_stream)
+                        per_example_grads, randomization_sweep, randomized_classifier, residual_stream)
 from interp_kit.runtime import Runtime
 from interp_kit.training.lora import is_4bit
 
@@ -64,6 +64,14 @@ def test_lora_on_a_4bit_model_trains_and_leaves_the_zero_shot_scores(clf4):
     # kbit preparation (fp32 upcasts, gradient checkpointing) is undone: the base model scores exactly as before
     torch.testing.assert_close(clf4.engine.label_logits(own_ids(clf4, texts)), before, atol=0, rtol=0)
     assert not tuned.model.get_base_model().is_activation_checkpointing
+    # sanity checks: re-drawing base weights needs full precision, refused before any explanation is computed;
+    # re-drawing the adapter alone works on the 4-bit base
+    with pytest.raises(ValueError, match="full-precision model.*load_in_4bit=False"):
+        randomization_sweep(tuned, texts, methods=("feature_ablation",), n_steps=2, progress=False)
+    redrawn = randomized_classifier(tuned, adapter=True)
+    after = redrawn.engine.label_logits(own_ids(redrawn, texts))
+    assert torch.isfinite(after).all()
+    assert (after - tuned.engine.label_logits(own_ids(tuned, texts))).abs().max() > 1e-4
     # per-example adapter gradients through the 4-bit layers: the same as through their dequantized weights (a
     # layer that drops its input gradient would change every layer's gradient below it)
     tweets = train.take(range(3))

@@ -87,7 +87,8 @@ def cascade_steps(model, n_steps: int | None = 4, embeddings: bool = True) -> li
 def _check_full_precision(model) -> None:
     if any(type(m).__name__ in ("Linear4bit", "Linear8bitLt") for m in model.modules()):
         raise ValueError("Randomisation re-draws weights, which needs a full-precision model; this one is loaded in "
-                         "4/8-bit. Load it with load_in_4bit=False (the offline model or qwen2.5-0.5b fit easily).")
+                         "4/8-bit. Load it with load_model(..., load_in_4bit=False) (the offline model, "
+                         "qwen2.5-0.5b and Llama 3.2 1B fit a free T4 in 16-bit).")
 
 
 def _untie_head(model) -> None:
@@ -159,8 +160,9 @@ def randomize_adapter_(model, adapter_name: str | None = None, seed: int = 0):
 def randomized_classifier(classifier, steps=(), adapter: bool = False, seed: int = 0):
     """A copy of `classifier` on a deep copy of its model with `steps` (cascade steps) randomised and, with
     `adapter`, its LoRA adapter re-drawn. The classifier passed in is left exactly as it was."""
+    if steps:  # re-drawing base weights needs full precision; re-drawing the adapter alone works on 4-bit too
+        _check_full_precision(classifier.model)
     clone = classifier_on(classifier)
-    _check_full_precision(clone.model)
     for i, step in enumerate(steps):
         randomize_(clone.model, step, seed=seed + i)
     if adapter:
@@ -297,6 +299,10 @@ def randomization_sweep(classifier, texts, methods=DEFAULT_SANITY_METHODS, n_ste
     steps: list[RandomizationStep] = [RandomizationStep("original", "original")]
     cascade = cascade_steps(classifier.model, n_steps, embeddings) if n_steps != 0 else []
     steps += cascade
+    if cascade:  # before any explanation is computed
+        _check_full_precision(classifier.model)
+    if shuffled is not None and tuple(shuffled.label_names) != tuple(classifier.label_names):
+        raise ValueError("The shuffled-label classifier has other labels than the classifier.")
     if randomize_adapter:
         steps.append(RandomizationStep("LoRA adapter", "adapter"))
     if shuffled is not None:
@@ -321,7 +327,6 @@ def randomization_sweep(classifier, texts, methods=DEFAULT_SANITY_METHODS, n_ste
         run(steps[0], classifier)
         if cascade:
             clone = classifier_on(classifier)
-            _check_full_precision(clone.model)
             for i, step in enumerate(cascade):
                 randomize_(clone.model, step, seed=seed + i)
                 clone.clear_prefix_cache()
@@ -331,8 +336,6 @@ def randomization_sweep(classifier, texts, methods=DEFAULT_SANITY_METHODS, n_ste
             run(next(s for s in steps if s.kind == "adapter"), randomized_classifier(classifier, adapter=True,
                                                                                    seed=seed))
         if shuffled is not None:
-            if tuple(shuffled.label_names) != tuple(classifier.label_names):
-                raise ValueError("The shuffled-label classifier has other labels than the classifier.")
             run(steps[-1], shuffled)
     finally:
         bar.close()
