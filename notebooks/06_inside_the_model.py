@@ -100,7 +100,8 @@ from interp_kit import attention_viewer, plot_attention_heads
 
 viewer = attention_viewer(clf, text=tweets.texts[0])
 viewer.layer.value, viewer.head.value = LAYER, HEAD
-viewer.run();
+viewer.run()
+viewer
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -251,6 +252,7 @@ noisy.plot();
 from interp_kit import patching_panel
 
 panel = patching_panel(clf, clean=CLEAN, corrupt=CORRUPT, layer_step=max(LAYER_STEP, 2))
+panel
 
 # %% [markdown]
 # ### Exercise 2 · one patch

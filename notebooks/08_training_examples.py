@@ -39,8 +39,6 @@ cfg
 # lesson's memory and time.
 
 # %%
-import math
-
 N_TRAIN = 0  #@param {type:"integer"}
 FLIP_FRACTION = 0.1  #@param {type:"number"}
 N_CHECKPOINTS = 4  #@param {type:"integer"}
@@ -49,7 +47,6 @@ K = 3  #@param {type:"integer"}
 
 N_TRAIN = N_TRAIN or min(max(cfg.n_train, 24), 128)
 N_TEST = 4 if cfg.profile == "ci" else 12
-CHECKPOINT_EVERY = max(1, math.ceil(N_TRAIN / 8) * cfg.epochs // N_CHECKPOINTS)  # optimizer steps (batches of 8)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -76,8 +73,9 @@ near_zs.table(0)
 
 # %% [markdown]
 # ## 2. Fine-tune on labels with some flipped, keeping checkpoints
-# `flip_labels` changes FLIP_FRACTION of the training labels; `fine_tune(..., checkpoints=k)` keeps the adapter's
-# weights every k optimizer steps (and after the last) with each step's learning rate: what TracIn sums over.
+# `flip_labels` changes FLIP_FRACTION of the training labels; `fine_tune(..., n_checkpoints=N)` keeps the adapter's
+# weights at N optimizer steps spread over the run (the last at its end; `checkpoints=k`: every k steps), with each
+# step's learning rate: what TracIn sums over.
 # `save_adapter(result, path)` saves them beside the adapter, so TracIn still works after `load_adapter`.
 
 # %%
@@ -85,7 +83,7 @@ near_zs.table(0)
 from interp_kit import fine_tune, flip_labels, gradient_memory_check
 
 noisy, flipped = flip_labels(train, FLIP_FRACTION, seed=0)
-result = fine_tune(clf, noisy, epochs=cfg.epochs, batch_size=8, lr=1e-3, seed=0, checkpoints=CHECKPOINT_EVERY)
+result = fine_tune(clf, noisy, epochs=cfg.epochs, batch_size=8, lr=1e-3, seed=0, n_checkpoints=N_CHECKPOINTS)
 ft = result.classifier
 print(result, "| flipped:", int(flipped.sum()), "| checkpoints at steps", [c["step"] for c in result.checkpoints])
 print(f"TracIn keeps {gradient_memory_check(result, N_TRAIN, len(result.checkpoints)) / 2**20:,.0f} MiB of gradients")
@@ -127,6 +125,7 @@ said = replace(test, labels=ft.predict(test.texts))
 g_train = checkpoint_grads(result, noisy)
 scores = tracin(result, noisy, said, train_grads=g_train)
 explorer = influence_explorer(scores, k=K)
+explorer
 
 # %% [markdown]
 # ### A second estimator: gradient cosine

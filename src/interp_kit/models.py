@@ -156,7 +156,7 @@ def _from_pretrained(source: str, runtime: Runtime, token: str | None):
         kwargs = {"dtype": runtime.dtype, "token": token}
         qconfig = runtime.quantization_config()
         if qconfig is not None:
-            where = runtime.device.index or 0 if runtime.device.type == "cuda" else runtime.device.type
+            where = (runtime.device.index or 0) if runtime.device.type == "cuda" else runtime.device.type
             kwargs.update(quantization_config=qconfig, device_map={"": where})
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as exc:

@@ -44,6 +44,13 @@ def test_fine_tune_keeps_checkpoints_with_their_learning_rates(result):
     assert any(not torch.equal(cps[0]["state"][k], live[k]) for k in live)
 
 
+def test_n_checkpoints_spreads_them_over_the_run(fresh_clf, noisy):
+    every = fine_tune(fresh_clf, noisy[0].take(range(16)), batch_size=4, max_steps=4, progress=False, n_checkpoints=2)
+    assert [c["step"] for c in every.checkpoints] == [2, 4]
+    three = fine_tune(fresh_clf, noisy[0].take(range(12)), batch_size=4, progress=False, n_checkpoints=4)
+    assert [c["step"] for c in three.checkpoints] == [1, 2, 3]  # 3 optimizer steps: at most one checkpoint each
+
+
 def test_vmap_grads_equal_looped_grads(result, noisy):
     tweets = noisy[0].take(range(5))
     state = result.checkpoints[0]["state"]
@@ -175,6 +182,8 @@ def test_bad_inputs_give_clear_errors(clf, result, noisy):
         nearest_examples(clf, tweets.take([]), ["fine"])
     with pytest.raises(ValueError, match="checkpoints"):
         fine_tune(clf, tweets, checkpoints=0, progress=False)
+    with pytest.raises(ValueError, match="n_checkpoints"):
+        fine_tune(clf, tweets, checkpoints=2, n_checkpoints=2, progress=False)
     # gradients that would not fit in memory: refused before any model work, with the size and what to do
     need = gradient_memory_check(result, len(tweets.texts), 2)
     assert need == len(tweets.texts) * 2 * sum(p.numel() for p in adapter_parameters(result).values()) * 4

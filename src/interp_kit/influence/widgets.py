@@ -58,10 +58,12 @@ class InfluenceExplorer:
             self.last_html = f"<p style='color:#b00020'><b>{type(exc).__name__}:</b> {html.escape(str(exc))}</p>"
             self.output.append_display_data(HTML(self.last_html))
 
+    def _ipython_display_(self):
+        display(self.widget)
+
 
 def influence_explorer(scores: InfluenceScores, k: int = 3) -> InfluenceExplorer:
-    """Show an `InfluenceExplorer` for these scores and return it."""
+    """The lesson 08 widget for these scores, showing the first test tweet (display it as the cell's last line)."""
     explorer = InfluenceExplorer(scores, k)
     explorer.run()
-    display(explorer.widget)
     return explorer

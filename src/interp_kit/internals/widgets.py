@@ -110,18 +110,10 @@ class PatchingPanel:
 
 
 def attention_viewer(classifier, **kwargs) -> AttentionViewer:
-    """Display an `AttentionViewer` (layer and head selector) and return it."""
-    from IPython.display import display
-
-    w = AttentionViewer(classifier, **kwargs)
-    display(w.widget)
-    return w
+    """The lesson 06 attention widget, a layer and head selector (display it as the cell's last line)."""
+    return AttentionViewer(classifier, **kwargs)
 
 
 def patching_panel(classifier, **kwargs) -> PatchingPanel:
-    """Display a `PatchingPanel` (two text boxes) and return it."""
-    from IPython.display import display
-
-    w = PatchingPanel(classifier, **kwargs)
-    display(w.widget)
-    return w
+    """The lesson 06 patching widget, two text boxes (display it as the cell's last line)."""
+    return PatchingPanel(classifier, **kwargs)

@@ -65,7 +65,8 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
               grad_accum: int = 1, r: int = 8, alpha: int = 16, dropout: float = 0.05,
               target_modules: list[str] | None = None, seed: int = 0, progress: bool = True,
               max_steps: int | None = None, weight_decay: float = 0.0, max_grad_norm: float | None = 1.0,
-              schedule: str = "linear", checkpoints: int | None = None) -> FineTuneResult:
+              schedule: str = "linear", checkpoints: int | None = None,
+              n_checkpoints: int | None = None) -> FineTuneResult:
     """Train a LoRA adapter so the classifier's label token gets the gold label; return the fine-tuned classifier.
 
     The zero-shot `classifier` keeps scoring the untouched base model: its model object gains LoRA layers, which
@@ -84,6 +85,7 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
         schedule: "linear" (decay to 0 over the run) or "constant" learning rate.
         checkpoints: keep the adapter's weights (on the CPU, in `FineTuneResult.checkpoints`) every this many
             optimizer steps and after the last step, with the learning rate of that step: for TracIn.
+        n_checkpoints: instead of `checkpoints`, keep this many, evenly spaced over the run, the last at its end.
     """
     from peft import LoraConfig, PeftModel, get_peft_model
 
@@ -96,6 +98,8 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
         raise ValueError("epochs, batch_size and grad_accum must be at least 1.")
     if checkpoints is not None and checkpoints < 1:
         raise ValueError("checkpoints must be a number of optimizer steps >= 1 (or None to keep none).")
+    if n_checkpoints is not None and (n_checkpoints < 1 or checkpoints is not None):
+        raise ValueError("n_checkpoints must be >= 1, and given instead of checkpoints (every k steps), not with it.")
     examples = _examples(classifier, tweets)
     base = base_of(classifier.model)
     device = classifier.device
@@ -113,6 +117,11 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
     steps = [batches[i:i + grad_accum] for i in range(0, len(batches), grad_accum)]
     if max_steps is not None:
         steps = steps[:max_steps]
+    total = len(steps)
+    if n_checkpoints:  # the optimizer steps after which the adapter's weights are kept
+        keep_at = {max(1, round(total * (i + 1) / n_checkpoints)) for i in range(n_checkpoints)}
+    else:
+        keep_at = set(range(checkpoints, total + 1, checkpoints)) | {total} if checkpoints else set()
 
     torch.manual_seed(seed)  # the adapter's initialisation and dropout
     if device.type == "cuda":
@@ -143,7 +152,6 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
         if not params:
             raise RuntimeError(f"LoRA found no trainable weights for target modules {targets}.")
         optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-        total = len(steps)
         lr_lambda = (lambda s: max(0.0, 1.0 - s / total)) if schedule == "linear" else (lambda s: 1.0)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
         amp_dtype, scaler, precision = amp_precision(device, compute_dtype(base, kbit))
@@ -184,7 +192,7 @@ def fine_tune(classifier, tweets, *, epochs: int = 1, lr: float = 2e-4, batch_si
                     optimizer.zero_grad(set_to_none=True)
                     step_lr = scheduler.get_last_lr()[0]
                     scheduler.step()
-                    if checkpoints and ((len(losses) + 1) % checkpoints == 0 or len(losses) + 1 == total):
+                    if len(losses) + 1 in keep_at:
                         kept.append({"step": len(losses) + 1, "lr": step_lr, "state": {
                             k: p.detach().to("cpu", torch.float32, copy=True)
                             for k, p in peft_model.named_parameters() if f".{name}." in k and "lora_" in k}})
